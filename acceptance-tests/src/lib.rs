@@ -1,0 +1,267 @@
+//! A harness for acceptance tests that drive the real `terraform` binary against the
+//! freshly built provider, with the steps users know from terraform-plugin-testing:
+//! apply, expect an empty plan, import, expect an update or a replacement, destroy.
+//! Assertions read `terraform show -json`.
+
+pub mod http;
+pub mod procs;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+
+/// The repository root (this crate lives one level below it).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("acceptance-tests sits inside the repository")
+        .to_path_buf()
+}
+
+/// A tool installed by `scripts/setup.sh` into `.tools/bin`, or found on PATH.
+pub fn tool(name: &str) -> PathBuf {
+    let local = repo_root().join(".tools/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from(name)
+}
+
+/// The directory holding the provider binary under test (`HOMELAB_PROVIDER_DIR`, or the
+/// workspace's debug build, which `make test` builds first).
+pub fn provider_dir() -> PathBuf {
+    let dir = std::env::var_os("HOMELAB_PROVIDER_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug"));
+    let binary = dir.join("terraform-provider-homelab");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p terraform-provider-homelab` first",
+        binary.display()
+    );
+    dir
+}
+
+/// The actions of one planned resource change, as `terraform show -json` reports them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub address: String,
+    pub actions: Vec<String>,
+}
+
+/// One Terraform working directory with its own CLI config, state and variables.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    cli_config: PathBuf,
+    vars: Vec<(String, String)>,
+    env: Vec<(String, String)>,
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("homelab-acc-")
+            .tempdir()
+            .expect("temp dir");
+        let cli_config = dir.path().join("terraform.rc");
+        std::fs::write(
+            &cli_config,
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"tabiri/homelab\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                provider_dir().display()
+            ),
+        )
+        .expect("write CLI config");
+        Self {
+            dir,
+            cli_config,
+            vars: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn var(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn env(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.env.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Replaces the configuration (`main.tf`).
+    pub fn config(&self, hcl: &str) -> &Self {
+        std::fs::write(self.path().join("main.tf"), hcl).expect("write main.tf");
+        self
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(tool("terraform"));
+        command
+            .current_dir(self.path())
+            .args(args)
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("TF_LOG");
+        for (name, value) in &self.vars {
+            command.env(format!("TF_VAR_{name}"), value);
+        }
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// Runs terraform and returns its output whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let output = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run terraform {args:?}: {e}"));
+        if std::env::var_os("ACC_VERBOSE").is_some() {
+            eprintln!(
+                "$ terraform {}\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        output
+    }
+
+    /// Runs terraform and panics with its output unless it succeeds.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        if !output.status.success() {
+            panic!(
+                "terraform {} failed ({}):\n{}\n{}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs terraform, expects it to fail, and returns stdout+stderr to assert on.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !output.status.success(),
+            "terraform {} should have failed but succeeded:\n{text}",
+            args.join(" ")
+        );
+        text
+    }
+
+    pub fn apply(&self) -> String {
+        self.ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    pub fn destroy(&self) -> String {
+        self.ok(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    pub fn validate(&self) -> Output {
+        self.run(&["validate", "-no-color"])
+    }
+
+    pub fn import(&self, address: &str, id: &str) -> String {
+        self.ok(&["import", "-input=false", "-no-color", address, id])
+    }
+
+    pub fn state_rm(&self, address: &str) -> String {
+        self.ok(&["state", "rm", address])
+    }
+
+    /// The planned changes other than no-ops, read from the JSON form of a saved plan.
+    pub fn plan_changes(&self) -> Vec<Change> {
+        self.ok(&["plan", "-input=false", "-no-color", "-out=acc.tfplan"]);
+        let json = self.ok(&["show", "-json", "acc.tfplan"]);
+        let plan: Json = serde_json::from_str(&json).expect("plan JSON");
+        plan["resource_changes"]
+            .as_array()
+            .map(|changes| {
+                changes
+                    .iter()
+                    .map(|c| Change {
+                        address: c["address"].as_str().unwrap_or_default().to_string(),
+                        actions: c["change"]["actions"]
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                    .filter(|c| c.actions != ["no-op"] && c.actions != ["read"])
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts that a plan right now would change nothing (`-detailed-exitcode` 0).
+    pub fn expect_empty_plan(&self) {
+        let output = self.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "expected an empty plan, got:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Asserts the plan holds exactly these actions for `address`
+    /// (`["update"]`, `["delete", "create"]`, `["create"]`...).
+    pub fn expect_plan(&self, address: &str, actions: &[&str]) {
+        let changes = self.plan_changes();
+        let found = changes.iter().find(|c| c.address == address);
+        assert_eq!(
+            found.map(|c| c.actions.clone()),
+            Some(actions.iter().map(|s| s.to_string()).collect()),
+            "planned changes: {changes:?}"
+        );
+    }
+
+    /// `terraform show -json` of the current state.
+    pub fn state(&self) -> Json {
+        serde_json::from_str(&self.ok(&["show", "-json"])).expect("state JSON")
+    }
+
+    /// The attribute values of one resource in state, or None when it is not there.
+    pub fn resource(&self, address: &str) -> Option<Json> {
+        let state = self.state();
+        state["values"]["root_module"]["resources"]
+            .as_array()?
+            .iter()
+            .find(|r| r["address"] == address)
+            .map(|r| r["values"].clone())
+    }
+
+    pub fn output(&self, name: &str) -> Json {
+        let json = self.ok(&["output", "-json", name]);
+        serde_json::from_str(&json).expect("output JSON")
+    }
+}

@@ -1,0 +1,222 @@
+//! Terraform schemas derived from the JSON Schema of a lab capability's argument type
+//! (DESIGN principle 2: one definition per capability). Terraform-only facts (computed
+//! attributes, requires-replace) are added here as annotations.
+
+use serde_json::Value as Json;
+use tfplugin::cty::{Type, Value};
+use tfplugin::schema::{Attribute, Block};
+use tfplugin::serde_bridge;
+
+/// Terraform-only annotations on top of the derived attributes.
+#[derive(Default)]
+pub struct Annotations<'a> {
+    /// Attributes whose change replaces the object.
+    pub requires_replace: &'a [&'a str],
+    /// Attributes of the argument type that Terraform should not see.
+    pub skip: &'a [&'a str],
+    /// Extra (usually computed) attributes.
+    pub extra: Vec<Attribute>,
+}
+
+/// Builds a block from `schemars::schema_for!(T)` output: properties become attributes,
+/// doc comments become descriptions, `required` decides required/optional, and serde
+/// defaults become planned defaults (so Terraform never shows null vs empty diffs).
+pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annotations) -> Block {
+    let definitions = root.get("definitions").cloned().unwrap_or(Json::Null);
+    let required: Vec<&str> = root
+        .get("required")
+        .and_then(Json::as_array)
+        .map(|names| names.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    let mut block = Block::new(description);
+    let properties = root
+        .get("properties")
+        .and_then(Json::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (name, property) in &properties {
+        if annotations.skip.contains(&name.as_str()) {
+            continue;
+        }
+        let property = resolve(property, &definitions);
+        let ty = json_schema_type(&property, &definitions)
+            .unwrap_or_else(|| panic!("attribute {name}: no Terraform type for {property}"));
+        let mut attribute = if required.contains(&name.as_str()) {
+            Attribute::required(name, ty.clone())
+        } else {
+            Attribute::optional(name, ty.clone())
+        };
+        // A null default is just "optional"; only real defaults are planned.
+        if let Some(default) = property.get("default").filter(|d| !d.is_null()) {
+            let value = serde_bridge::from_json(default, &ty)
+                .unwrap_or_else(|e| panic!("attribute {name}: default {default}: {e}"));
+            attribute = attribute.default(value);
+        }
+        if let Some(text) = property.get("description").and_then(Json::as_str) {
+            attribute = attribute.description(text);
+        }
+        if annotations.requires_replace.contains(&name.as_str()) {
+            attribute = attribute.requires_replace();
+        }
+        block = block.attribute(attribute);
+    }
+    for extra in annotations.extra {
+        block = block.attribute(extra);
+    }
+    block
+}
+
+fn resolve(schema: &Json, definitions: &Json) -> Json {
+    // `Option<Struct>` is rendered as allOf/anyOf around a $ref.
+    if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
+        let name = reference.trim_start_matches("#/definitions/");
+        let mut resolved = definitions.get(name).cloned().unwrap_or(Json::Null);
+        if let (Some(obj), Some(desc)) = (resolved.as_object_mut(), schema.get("description")) {
+            obj.insert("description".into(), desc.clone());
+        }
+        return resolved;
+    }
+    for key in ["allOf", "anyOf"] {
+        if let Some(parts) = schema.get(key).and_then(Json::as_array) {
+            if let Some(inner) = parts
+                .iter()
+                .find(|p| p.get("type") != Some(&Json::from("null")))
+            {
+                let mut merged = resolve(inner, definitions);
+                if let Some(obj) = merged.as_object_mut() {
+                    for k in ["description", "default"] {
+                        if let Some(v) = schema.get(k) {
+                            obj.insert(k.into(), v.clone());
+                        }
+                    }
+                }
+                return merged;
+            }
+        }
+    }
+    schema.clone()
+}
+
+fn json_schema_type(schema: &Json, definitions: &Json) -> Option<Type> {
+    let type_name = match schema.get("type")? {
+        Json::String(s) => s.as_str(),
+        // `Option<T>` is ["T", "null"].
+        Json::Array(types) => types
+            .iter()
+            .filter_map(Json::as_str)
+            .find(|t| *t != "null")?,
+        _ => return None,
+    };
+    Some(match type_name {
+        "string" => Type::String,
+        "integer" | "number" => Type::Number,
+        "boolean" => Type::Bool,
+        "array" => {
+            let items = resolve(schema.get("items")?, definitions);
+            let element = Box::new(json_schema_type(&items, definitions)?);
+            if schema.get("uniqueItems") == Some(&Json::Bool(true)) {
+                Type::Set(element)
+            } else {
+                Type::List(element)
+            }
+        }
+        "object" => {
+            if let Some(properties) = schema.get("properties").and_then(Json::as_object) {
+                Type::Object(
+                    properties
+                        .iter()
+                        .map(|(k, v)| {
+                            Some((
+                                k.clone(),
+                                json_schema_type(&resolve(v, definitions), definitions)?,
+                            ))
+                        })
+                        .collect::<Option<_>>()?,
+                )
+            } else {
+                let values = resolve(schema.get("additionalProperties")?, definitions);
+                Type::Map(Box::new(json_schema_type(&values, definitions)?))
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Reads a wholly known configuration object into a lab argument type.
+pub fn config_to<T: serde::de::DeserializeOwned>(
+    config: &Value,
+    skip: &[&str],
+) -> Result<T, String> {
+    let mut object = config.clone();
+    if let Value::Object(fields) = &mut object {
+        // Computed attributes are Terraform's own; they may be unknown while planning.
+        fields.retain(|k, v| !skip.contains(&k.as_str()) && !v.is_null());
+    }
+    let json = serde_bridge::to_json(&object)?;
+    serde_json::from_value(json).map_err(|e| e.to_string())
+}
+
+/// Turns a lab capability's field errors into diagnostics pointing at the attributes.
+pub fn field_error_diagnostics(
+    summary: &str,
+    errors: &[lab::validation::FieldError],
+) -> tfplugin::diag::Diagnostics {
+    use lab::validation::PathSegment;
+    use tfplugin::path::AttrPath;
+    let mut diags = tfplugin::diag::Diagnostics::new();
+    for error in errors {
+        let mut path = AttrPath::root();
+        for segment in &error.path {
+            path = match segment {
+                PathSegment::Field(name) => path.then_attr(name.clone()),
+                PathSegment::Index(index) => path.then_index(*index as i64),
+                PathSegment::Key(key) => path.then_key(key.clone()),
+            };
+        }
+        diags.push(
+            tfplugin::diag::Diagnostic::error(summary, format!("{path}: {}", error.message))
+                .at(path),
+        );
+    }
+    diags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_required_optional_defaults_and_lists() {
+        let root = serde_json::json!({
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "description": "The name."},
+                "servers": {"type": "array", "items": {"type": "string"}, "default": []},
+                "priority": {"type": ["integer", "null"], "format": "int64"},
+                "on": {"type": "boolean", "default": true},
+                "tags": {"type": "object", "additionalProperties": {"type": "string"}}
+            }
+        });
+        let block = block_from_json_schema(
+            "x",
+            &root,
+            Annotations {
+                requires_replace: &["name"],
+                ..Annotations::default()
+            },
+        );
+        let name = block.get("name").unwrap();
+        assert!(name.required && name.requires_replace);
+        assert_eq!(name.description, "The name.");
+        let servers = block.get("servers").unwrap();
+        assert!(servers.optional && servers.computed);
+        assert_eq!(servers.default, Some(Value::List(vec![])));
+        assert!(block.get("priority").unwrap().optional);
+        assert_eq!(block.get("on").unwrap().default, Some(Value::Bool(true)));
+        assert_eq!(
+            block.get("tags").unwrap().value_type(),
+            Type::Map(Box::new(Type::String))
+        );
+    }
+}
