@@ -89,8 +89,8 @@ pub struct TraefikRoute {
 
     /// URL of Traefik's API (e.g. `http://127.0.0.1:8080`). When set, applying waits
     /// until Traefik reports the router `<name>@file` enabled with this configuration,
-    /// and fails with Traefik's own error text if Traefik rejects the route. Credentials
-    /// may be given as `http://user:password@host:port`; they are never printed.
+    /// and fails with Traefik's own error text if Traefik rejects the route. The API must
+    /// answer without authentication, e.g. `api.insecure` on a loopback entry point.
     #[serde(default)]
     pub traefik_api_url: Option<String>,
 }
@@ -615,6 +615,11 @@ fn guard(plan: &RoutePlan, ownership: Ownership, exists: bool, managed: bool) ->
 /// separately so an absent route (Ansible `state: absent`) needs only its location.
 /// Makes no I/O.
 pub fn plan(path: &Path, desired: Option<&TraefikRoute>, actual: Option<&RouteFile>) -> RoutePlan {
+    debug_assert!(
+        !matches!(desired, Some(d) if d.file_path() != path),
+        "plan: path {} is not the desired route's file",
+        path.display()
+    );
     let name = match desired {
         Some(d) => d.name.clone(),
         None => path
@@ -793,7 +798,7 @@ async fn fetch<T: serde::de::DeserializeOwned>(
             return Ok(Fetched::Transient(format!(
                 "GET {shown}: {}",
                 error_chain(&e.without_url())
-            )))
+            )));
         }
     };
     let status = response.status();
@@ -811,8 +816,8 @@ async fn fetch<T: serde::de::DeserializeOwned>(
         let hint = if status == reqwest::StatusCode::UNAUTHORIZED
             || status == reqwest::StatusCode::FORBIDDEN
         {
-            "; traefik_api_url must reach Traefik's API without authentication, or carry \
-             credentials as http://user:password@host:port"
+            "; traefik_api_url must reach Traefik's API without authentication, e.g. \
+             api.insecure on a loopback entry point"
         } else {
             ""
         };
@@ -868,11 +873,7 @@ fn qualified(middleware: &str) -> String {
 /// What Traefik reports that differs from `route`; empty when Traefik runs this version.
 /// Fields Traefik fills in itself (default entry points, default priority) are compared
 /// only when the route sets them.
-fn differences(
-    route: &TraefikRoute,
-    router: &RouterInfo,
-    service: Option<&ServiceInfo>,
-) -> Vec<String> {
+fn differences(route: &TraefikRoute, router: &RouterInfo, service: &ServiceInfo) -> Vec<String> {
     let mut diffs = Vec::new();
     if router.rule != route.rule {
         diffs.push(format!("rule is {:?}", router.rule));
@@ -897,21 +898,19 @@ fn differences(
     if resolver != route.tls_cert_resolver {
         diffs.push(format!("tls.certResolver is {resolver:?}"));
     }
-    if let Some(service) = service {
-        let lb = service.load_balancer.as_ref();
-        let mut have: Vec<&str> = lb
-            .map(|lb| lb.servers.iter().map(|s| s.url.as_str()).collect())
-            .unwrap_or_default();
-        let mut want: Vec<&str> = route.servers.iter().map(String::as_str).collect();
-        have.sort_unstable();
-        want.sort_unstable();
-        if have != want {
-            diffs.push(format!("servers are {have:?}"));
-        }
-        let pass = lb.and_then(|lb| lb.pass_host_header).unwrap_or(true);
-        if pass != route.pass_host_header {
-            diffs.push(format!("passHostHeader is {pass}"));
-        }
+    let lb = service.load_balancer.as_ref();
+    let mut have: Vec<&str> = lb
+        .map(|lb| lb.servers.iter().map(|s| s.url.as_str()).collect())
+        .unwrap_or_default();
+    let mut want: Vec<&str> = route.servers.iter().map(String::as_str).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    if have != want {
+        diffs.push(format!("servers are {have:?}"));
+    }
+    let pass = lb.and_then(|lb| lb.pass_host_header).unwrap_or(true);
+    if pass != route.pass_host_header {
+        diffs.push(format!("passHostHeader is {pass}"));
     }
     diffs
 }
@@ -939,24 +938,24 @@ pub async fn wait_until_routed(
         let last_seen = match fetch::<RouterInfo>(&client, &router_url, remaining).await? {
             Fetched::Transient(text) => text,
             Fetched::NotFound => format!("Traefik has no router {router_id} yet"),
-            Fetched::Found(router) => {
-                let service = match fetch::<ServiceInfo>(&client, &service_url, remaining).await? {
-                    Fetched::Found(s) => Some(s),
-                    _ => None,
-                };
-                let diffs = differences(route, &router, service.as_ref());
-                match service {
-                    _ if !diffs.is_empty() => format!(
-                        "Traefik still runs another version of {router_id} ({}); Traefik keeps \
-                         its previous configuration while any file in {} fails to load, see \
-                         its log",
-                        diffs.join(", "),
-                        route.config_dir
-                    ),
-                    None => {
-                        format!("Traefik has router {router_id} but no service {router_id} yet")
-                    }
-                    Some(service) => {
+            Fetched::Found(router) => match fetch::<ServiceInfo>(&client, &service_url, remaining)
+                .await?
+            {
+                Fetched::Transient(text) => text,
+                Fetched::NotFound => {
+                    format!("Traefik has router {router_id} but no service {router_id} yet")
+                }
+                Fetched::Found(service) => {
+                    let diffs = differences(route, &router, &service);
+                    if !diffs.is_empty() {
+                        format!(
+                            "Traefik still runs another version of {router_id} ({}); Traefik \
+                             keeps its previous configuration while any file in {} fails to \
+                             load, see its log",
+                            diffs.join(", "),
+                            route.config_dir
+                        )
+                    } else {
                         let mut errors = router.error.clone();
                         errors.extend(service.error.iter().map(|e| format!("service: {e}")));
                         let service_down = service.status == "disabled";
@@ -965,6 +964,7 @@ pub async fn wait_until_routed(
                             return Ok(());
                         }
                         if !matches!(router.status.as_str(), "enabled" | "disabled" | "warning") {
+                            // A status this code does not know: keep waiting, and say so.
                             format!("router {router_id} has status {:?}", router.status)
                         } else {
                             let status = if service_down && router.status == "enabled" {
@@ -981,7 +981,7 @@ pub async fn wait_until_routed(
                         }
                     }
                 }
-            }
+            },
         };
         if start.elapsed() + POLL_INTERVAL > timeout {
             return Err(Error::Timeout {

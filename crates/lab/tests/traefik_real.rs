@@ -69,9 +69,14 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     let _traefik = Traefik(
         Command::new("traefik")
             .arg(format!("--entrypoints.web.address=127.0.0.1:{web}"))
-            .arg(format!("--entrypoints.traefik.address=127.0.0.1:{api_port}"))
+            .arg(format!(
+                "--entrypoints.traefik.address=127.0.0.1:{api_port}"
+            ))
             .arg("--api.insecure=true")
-            .arg(format!("--providers.file.directory={}", dir.path().display()))
+            .arg(format!(
+                "--providers.file.directory={}",
+                dir.path().display()
+            ))
             .arg("--providers.file.watch=true")
             .arg("--log.level=ERROR")
             .stdout(Stdio::null())
@@ -119,7 +124,9 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("reports router whoami@file as disabled: middleware \"nope@file\" does not exist"),
+        err.contains(
+            "reports router whoami@file as disabled: middleware \"nope@file\" does not exist"
+        ),
         "{err}"
     );
 

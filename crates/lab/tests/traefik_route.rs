@@ -188,12 +188,15 @@ fn server_urls_need_a_host_and_h2c_is_allowed() {
 #[test]
 fn render_is_stable_and_reads_back_to_the_same_route() {
     let dir = tempfile::tempdir().unwrap();
-    for r in [route(dir.path()), minimal(dir.path())] {
+    let mut dotted = minimal(dir.path());
+    dotted.name = "who.ami-2".into();
+    for r in [route(dir.path()), minimal(dir.path()), dotted] {
         let text = r.render();
         assert_eq!(text, r.clone().render());
-        assert!(text.starts_with(
-            "# Managed by Tabiri Homelab (traefik route \"whoami\"). Edits here are reported as drift and overwritten.\n"
-        ));
+        assert!(text.starts_with(&format!(
+            "# Managed by Tabiri Homelab (traefik route \"{}\"). Edits here are reported as drift and overwritten.\n",
+            r.name
+        )));
         fs::write(r.file_path(), &text).unwrap();
         let file = read_route_file(&r.file_path()).unwrap().unwrap();
         assert!(file.managed);
