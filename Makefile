@@ -34,8 +34,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-unit:
-	cargo test --workspace --exclude acceptance-tests
+unit: setup
+	$(ENV) cargo test --workspace --exclude acceptance-tests
 
 acceptance: setup build
 	$(ENV) cargo test -p acceptance-tests -- --test-threads=2

