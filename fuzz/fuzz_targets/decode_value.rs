@@ -31,7 +31,11 @@ fn take_type(data: &mut &[u8], depth: u32) -> Type {
                 .map(|name| (*name, take_type(data, depth + 1)))
                 .collect::<Vec<_>>(),
         ),
-        _ => Type::tuple((0..count).map(|_| take_type(data, depth + 1)).collect::<Vec<_>>()),
+        _ => Type::tuple(
+            (0..count)
+                .map(|_| take_type(data, depth + 1))
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 

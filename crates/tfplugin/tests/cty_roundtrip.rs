@@ -151,7 +151,9 @@ fn arb_known(ty: &Type, unknowns: bool, dyn_depth: u32) -> BoxedStrategy<Value> 
             .prop_map(Value::Tuple)
             .boxed(),
         Type::Dynamic => arb_type(dyn_depth > 0)
-            .prop_filter("a dynamic value has a concrete type", |t| *t != Type::Dynamic)
+            .prop_filter("a dynamic value has a concrete type", |t| {
+                *t != Type::Dynamic
+            })
             .prop_flat_map(move |t| {
                 arb_value(&t, unknowns, dyn_depth.saturating_sub(1))
                     .prop_map(move |v| Value::dynamic(t.clone(), v))
@@ -240,7 +242,10 @@ fn same_or_weakened(orig: &Value, back: &Value) -> bool {
 fn check_decoded(bytes: &[u8], ty: &Type) -> Result<(), TestCaseError> {
     if let Ok(v) = msgpack::decode(bytes, ty) {
         let again = msgpack::encode(&v, ty);
-        prop_assert!(again.is_ok(), "decoded {v:?} but cannot encode it: {again:?}");
+        prop_assert!(
+            again.is_ok(),
+            "decoded {v:?} but cannot encode it: {again:?}"
+        );
         let back = msgpack::decode(&again.unwrap(), ty);
         prop_assert!(
             matches!(&back, Ok(b) if same_or_weakened(&v, b)),
@@ -249,7 +254,10 @@ fn check_decoded(bytes: &[u8], ty: &Type) -> Result<(), TestCaseError> {
     }
     if let Ok(v) = json::decode(bytes, ty) {
         let again = json::encode(&v, ty);
-        prop_assert!(again.is_ok(), "decoded {v:?} but cannot encode it: {again:?}");
+        prop_assert!(
+            again.is_ok(),
+            "decoded {v:?} but cannot encode it: {again:?}"
+        );
         let back = json::decode(&again.unwrap(), ty);
         prop_assert_eq!(back, Ok(v));
     }

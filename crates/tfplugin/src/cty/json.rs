@@ -133,7 +133,9 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, ty: &Type, depth: usize) -> Result
         }
         (Type::Object(attrs), Value::Object(m)) => {
             if let Some(k) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(CtyError::new("unsupported attribute").within(PathStep::Attr(k.clone())));
+                return Err(
+                    CtyError::new("unsupported attribute").within(PathStep::Attr(k.clone()))
+                );
             }
             out.push(b'{');
             for (i, (k, aty)) in attrs.iter().enumerate() {
@@ -210,7 +212,9 @@ fn decode_value(j: &Json, ty: &Type, depth: usize) -> Result<Value, CtyError> {
                     }
                 };
                 if slot.replace(mj).is_some() {
-                    return Err(CtyError::new(format!("duplicate key {k:?} in dynamic value")));
+                    return Err(CtyError::new(format!(
+                        "duplicate key {k:?} in dynamic value"
+                    )));
                 }
             }
             let type_json =
@@ -271,7 +275,10 @@ fn decode_value(j: &Json, ty: &Type, depth: usize) -> Result<Value, CtyError> {
             };
             let mut m = BTreeMap::new();
             for (k, mj) in members {
-                let v = at(|| PathStep::Key(k.clone()), || decode_value(mj, et, depth + 1))?;
+                let v = at(
+                    || PathStep::Key(k.clone()),
+                    || decode_value(mj, et, depth + 1),
+                )?;
                 if m.insert(k.clone(), v).is_some() {
                     return Err(CtyError::new("duplicate map key").within(PathStep::Key(k.clone())));
                 }
@@ -285,11 +292,18 @@ fn decode_value(j: &Json, ty: &Type, depth: usize) -> Result<Value, CtyError> {
             let mut m = BTreeMap::new();
             for (k, mj) in members {
                 let Some(aty) = attrs.get(k) else {
-                    return Err(CtyError::new("unsupported attribute").within(PathStep::Attr(k.clone())));
+                    return Err(
+                        CtyError::new("unsupported attribute").within(PathStep::Attr(k.clone()))
+                    );
                 };
-                let v = at(|| PathStep::Attr(k.clone()), || decode_value(mj, aty, depth + 1))?;
+                let v = at(
+                    || PathStep::Attr(k.clone()),
+                    || decode_value(mj, aty, depth + 1),
+                )?;
                 if m.insert(k.clone(), v).is_some() {
-                    return Err(CtyError::new("duplicate attribute").within(PathStep::Attr(k.clone())));
+                    return Err(
+                        CtyError::new("duplicate attribute").within(PathStep::Attr(k.clone()))
+                    );
                 }
             }
             for k in attrs.keys() {
@@ -584,26 +598,43 @@ mod tests {
     #[test]
     fn primitives() {
         both_ways(&Value::Null, &Type::String, "null");
-        both_ways(&Value::from("a\"b\\c\n\u{1}é"), &Type::String, r#""a\"b\\c\n\u0001é""#);
+        both_ways(
+            &Value::from("a\"b\\c\n\u{1}é"),
+            &Type::String,
+            r#""a\"b\\c\n\u0001é""#,
+        );
         both_ways(&Value::from(true), &Type::Bool, "true");
         both_ways(&Value::from(-12), &Type::Number, "-12");
         both_ways(&num("0.1"), &Type::Number, "0.1");
-        both_ways(&num("1e400"), &Type::Number, &format!("1{}", "0".repeat(400)));
+        both_ways(
+            &num("1e400"),
+            &Type::Number,
+            &format!("1{}", "0".repeat(400)),
+        );
         both_ways(&num("1.5e-2000"), &Type::Number, "1.5e-2000");
         both_ways(
             &num("123456789012345678901234567890.000000000000000000001"),
             &Type::Number,
             "123456789012345678901234567890.000000000000000000001",
         );
-        assert_eq!(decode(b" 1.50E+1 ", &Type::Number).unwrap(), Value::from(15));
+        assert_eq!(
+            decode(b" 1.50E+1 ", &Type::Number).unwrap(),
+            Value::from(15)
+        );
     }
 
     #[test]
     fn lenient_primitives() {
         assert_eq!(decode(br#""12""#, &Type::Number).unwrap(), Value::from(12));
-        assert_eq!(decode(br#""true""#, &Type::Bool).unwrap(), Value::from(true));
+        assert_eq!(
+            decode(br#""true""#, &Type::Bool).unwrap(),
+            Value::from(true)
+        );
         assert_eq!(decode(b"1.50", &Type::String).unwrap(), Value::from("1.50"));
-        assert_eq!(decode(b"false", &Type::String).unwrap(), Value::from("false"));
+        assert_eq!(
+            decode(b"false", &Type::String).unwrap(),
+            Value::from("false")
+        );
         assert!(decode(br#""yes""#, &Type::Bool).is_err());
         assert!(decode(br#""Inf""#, &Type::Number).is_err());
         assert!(decode(b"[]", &Type::String).is_err());
@@ -619,7 +650,10 @@ mod tests {
         let v = Value::object([
             (
                 "a",
-                Value::List(vec![Value::Set(vec![1.into(), 2.into()]), Value::Set(vec![])]),
+                Value::List(vec![
+                    Value::Set(vec![1.into(), 2.into()]),
+                    Value::Set(vec![]),
+                ]),
             ),
             ("m", Value::map([("k", Value::from("v"))])),
             ("t", Value::Tuple(vec!["x".into(), false.into()])),
@@ -643,7 +677,11 @@ mod tests {
     #[test]
     fn dynamic() {
         let v = Value::dynamic(Type::list(Type::String), Value::List(vec!["x".into()]));
-        both_ways(&v, &Type::Dynamic, r#"{"value":["x"],"type":["list","string"]}"#);
+        both_ways(
+            &v,
+            &Type::Dynamic,
+            r#"{"value":["x"],"type":["list","string"]}"#,
+        );
         both_ways(&Value::Null, &Type::Dynamic, "null");
         both_ways(
             &Value::dynamic(Type::String, Value::Null),

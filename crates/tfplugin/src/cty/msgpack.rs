@@ -78,7 +78,11 @@ pub(crate) fn mismatch(ty: &Type, v: &Value) -> CtyError {
             v.kind_name()
         ))
     } else {
-        CtyError::new(format!("{} is required, got {}", kind_of(ty), v.kind_name()))
+        CtyError::new(format!(
+            "{} is required, got {}",
+            kind_of(ty),
+            v.kind_name()
+        ))
     }
 }
 
@@ -285,7 +289,9 @@ fn encode_value(w: &mut Writer, v: &Value, ty: &Type, depth: usize) -> Result<()
         }
         (Type::Object(attrs), Value::Object(m)) => {
             if let Some(k) = m.keys().find(|k| !attrs.contains_key(*k)) {
-                return Err(CtyError::new("unsupported attribute").within(PathStep::Attr(k.clone())));
+                return Err(
+                    CtyError::new("unsupported attribute").within(PathStep::Attr(k.clone()))
+                );
             }
             w.map_len(attrs.len())?;
             for (k, aty) in attrs {
@@ -381,7 +387,11 @@ fn encode_unknown(w: &mut Writer, r: &Refinements, ty: &Type) -> Result<(), CtyE
     }
 }
 
-fn refinement_payload(r: &Refinements, prefix: &str, with_bounds: bool) -> Result<Vec<u8>, CtyError> {
+fn refinement_payload(
+    r: &Refinements,
+    prefix: &str,
+    with_bounds: bool,
+) -> Result<Vec<u8>, CtyError> {
     let mut body = Writer(Vec::new());
     let mut entries = 0;
     if r.not_null {
@@ -395,7 +405,10 @@ fn refinement_payload(r: &Refinements, prefix: &str, with_bounds: bool) -> Resul
         body.str(prefix)?;
     }
     if with_bounds {
-        for (key, bound) in [(RFN_NUMBER_MIN, &r.number_lower), (RFN_NUMBER_MAX, &r.number_upper)] {
+        for (key, bound) in [
+            (RFN_NUMBER_MIN, &r.number_lower),
+            (RFN_NUMBER_MAX, &r.number_upper),
+        ] {
             if let Some((n, inclusive)) = bound {
                 entries += 1;
                 body.uint(key as u64);
@@ -716,9 +729,8 @@ fn decode_value(r: &mut Reader<'_>, ty: &Type, depth: usize) -> Result<Value, Ct
             let type_json = r
                 .raw_bytes()?
                 .ok_or_else(|| CtyError::new("the type of a dynamic value must be bytes"))?;
-            let real = Type::from_json(type_json).map_err(|e| {
-                CtyError::new(format!("invalid type in dynamic value: {e}"))
-            })?;
+            let real = Type::from_json(type_json)
+                .map_err(|e| CtyError::new(format!("invalid type in dynamic value: {e}")))?;
             let inner = decode_value(r, &real, depth + 1)?;
             if real == Type::Dynamic {
                 // Already in dynamic form; don't wrap it twice.
@@ -749,7 +761,10 @@ fn decode_value(r: &mut Reader<'_>, ty: &Type, depth: usize) -> Result<Value, Ct
             let mut m = BTreeMap::new();
             for _ in 0..n {
                 let k = r.string("map key")?;
-                let v = at(|| PathStep::Key(k.clone()), || decode_value(r, et, depth + 1))?;
+                let v = at(
+                    || PathStep::Key(k.clone()),
+                    || decode_value(r, et, depth + 1),
+                )?;
                 if m.insert(k.clone(), v).is_some() {
                     return Err(CtyError::new("duplicate map key").within(PathStep::Key(k)));
                 }
@@ -764,7 +779,10 @@ fn decode_value(r: &mut Reader<'_>, ty: &Type, depth: usize) -> Result<Value, Ct
                 let Some(aty) = attrs.get(&k) else {
                     return Err(CtyError::new("unsupported attribute").within(PathStep::Attr(k)));
                 };
-                let v = at(|| PathStep::Attr(k.clone()), || decode_value(r, aty, depth + 1))?;
+                let v = at(
+                    || PathStep::Attr(k.clone()),
+                    || decode_value(r, aty, depth + 1),
+                )?;
                 if m.insert(k.clone(), v).is_some() {
                     return Err(CtyError::new("duplicate attribute").within(PathStep::Attr(k)));
                 }
@@ -842,7 +860,9 @@ fn decode_unknown(r: &mut Reader<'_>, ty: &Type) -> Result<Value, CtyError> {
                     return Err(bad("number bound must be [number, bool]"));
                 }
                 let n = b.number()?;
-                let inclusive = b.bool()?.ok_or_else(|| bad("number bound must be [number, bool]"))?;
+                let inclusive = b
+                    .bool()?
+                    .ok_or_else(|| bad("number bound must be [number, bool]"))?;
                 let bound = Some((n, inclusive));
                 if key == RFN_NUMBER_MIN {
                     rfn.number_lower = bound;
@@ -854,7 +874,9 @@ fn decode_unknown(r: &mut Reader<'_>, ty: &Type) -> Result<Value, CtyError> {
                 if !ty.is_collection() {
                     return Err(bad("length bound for a non-collection"));
                 }
-                let n = b.integer()?.ok_or_else(|| bad("length bound is not an integer"))?;
+                let n = b
+                    .integer()?
+                    .ok_or_else(|| bad("length bound is not an integer"))?;
                 if n < 0 {
                     return Err(bad("negative length bound"));
                 }
@@ -903,8 +925,14 @@ mod tests {
         both_ways(&Value::unknown(), &Type::String, &hex("d4 00 00"));
         both_ways(&Value::unknown(), &Type::list(Type::Bool), &hex("d4 00 00"));
         // Any other short extension is a plain unknown too.
-        assert_eq!(decode(&hex("d4 05 ff"), &Type::Number).unwrap(), Value::unknown());
-        assert_eq!(decode(&hex("c7 00 00"), &Type::Number).unwrap(), Value::unknown());
+        assert_eq!(
+            decode(&hex("d4 05 ff"), &Type::Number).unwrap(),
+            Value::unknown()
+        );
+        assert_eq!(
+            decode(&hex("c7 00 00"), &Type::Number).unwrap(),
+            Value::unknown()
+        );
     }
 
     #[test]
@@ -951,15 +979,24 @@ mod tests {
             string_prefix: None,
             ..Refinements::default()
         };
-        assert_eq!(encode(&Value::Unknown(r), &Type::map(Type::Bool)).unwrap(), hex("d4 00 00"));
+        assert_eq!(
+            encode(&Value::Unknown(r), &Type::map(Type::Bool)).unwrap(),
+            hex("d4 00 00")
+        );
         // Refinements on dynamic are dropped, both ways.
         assert_eq!(
             encode(&Value::Unknown(Refinements::not_null()), &Type::Dynamic).unwrap(),
             hex("d4 00 00")
         );
-        assert_eq!(decode(&hex("c7 03 0c 81 01 c2"), &Type::Dynamic).unwrap(), Value::unknown());
+        assert_eq!(
+            decode(&hex("c7 03 0c 81 01 c2"), &Type::Dynamic).unwrap(),
+            Value::unknown()
+        );
         // "Definitely null" is just null.
-        assert_eq!(decode(&hex("c7 03 0c 81 01 c3"), &Type::Bool).unwrap(), Value::Null);
+        assert_eq!(
+            decode(&hex("c7 03 0c 81 01 c3"), &Type::Bool).unwrap(),
+            Value::Null
+        );
         // Unknown keys are skipped, whatever their value.
         assert_eq!(
             decode(&hex("c7 08 0c 82 09 92 a1 78 80 01 c2"), &Type::Bool).unwrap(),
@@ -1009,7 +1046,11 @@ mod tests {
             &Type::Number,
             &hex("cf 7f ff ff ff ff ff ff ff"),
         );
-        both_ways(&num("0.5"), &Type::Number, &hex("cb 3f e0 00 00 00 00 00 00"));
+        both_ways(
+            &num("0.5"),
+            &Type::Number,
+            &hex("cb 3f e0 00 00 00 00 00 00"),
+        );
         both_ways(&num("1.0"), &Type::Number, &hex("01"));
         // u64::MAX is not an i64 nor exactly a float64: decimal text, as
         // go-cty sends it. It is read in its uint64 form too.
@@ -1017,7 +1058,10 @@ mod tests {
         let mut text = hex("b4");
         text.extend_from_slice(b"18446744073709551615");
         both_ways(&max, &Type::Number, &text);
-        assert_eq!(decode(&hex("cf ff ff ff ff ff ff ff ff"), &Type::Number).unwrap(), max);
+        assert_eq!(
+            decode(&hex("cf ff ff ff ff ff ff ff ff"), &Type::Number).unwrap(),
+            max
+        );
         // 2^63 is exactly a float64, so go-cty sends it as one.
         both_ways(
             &num("9223372036854775808"),
@@ -1036,10 +1080,22 @@ mod tests {
         assert_eq!(&bytes[..3], &hex("da 01 91")[..]);
         assert_eq!(decode(&bytes, &Type::Number).unwrap(), big);
         // Other accepted forms.
-        assert_eq!(decode(&hex("ca 3f 00 00 00"), &Type::Number).unwrap(), num("0.5"));
-        assert_eq!(decode(&hex("cc ff"), &Type::Number).unwrap(), Value::from(255));
-        assert_eq!(decode(&hex("a3 31 65 33"), &Type::Number).unwrap(), Value::from(1000));
-        assert_eq!(decode(&hex("c4 01 37"), &Type::Number).unwrap(), Value::from(7));
+        assert_eq!(
+            decode(&hex("ca 3f 00 00 00"), &Type::Number).unwrap(),
+            num("0.5")
+        );
+        assert_eq!(
+            decode(&hex("cc ff"), &Type::Number).unwrap(),
+            Value::from(255)
+        );
+        assert_eq!(
+            decode(&hex("a3 31 65 33"), &Type::Number).unwrap(),
+            Value::from(1000)
+        );
+        assert_eq!(
+            decode(&hex("c4 01 37"), &Type::Number).unwrap(),
+            Value::from(7)
+        );
         // Infinities travel as float64.
         both_ways(
             &Value::Number(Number::infinity()),
@@ -1126,7 +1182,10 @@ mod tests {
         let mut bytes = hex("92 a8");
         bytes.extend_from_slice(br#""number""#);
         bytes.push(0x05);
-        assert_eq!(decode(&bytes, &ty).unwrap(), Value::dynamic(Type::Number, 5.into()));
+        assert_eq!(
+            decode(&bytes, &ty).unwrap(),
+            Value::dynamic(Type::Number, 5.into())
+        );
         let mut bytes = hex("92 a9");
         bytes.extend_from_slice(br#""dynamic""#);
         bytes.extend_from_slice(&hex("d4 00 00"));
@@ -1166,7 +1225,10 @@ mod tests {
         // {"servers": [{"tags": {"k": "x"}}]}
         let bytes = hex("81 a7 73 65 72 76 65 72 73 91 81 a4 74 61 67 73 81 a1 6b a1 78");
         let err = decode(&bytes, &ty).unwrap_err();
-        assert_eq!(err.to_string(), ".servers[0].tags[\"k\"]: number is required: invalid number \"x\"");
+        assert_eq!(
+            err.to_string(),
+            ".servers[0].tags[\"k\"]: number is required: invalid number \"x\""
+        );
         assert_eq!(
             err.path(),
             [
@@ -1204,7 +1266,10 @@ mod tests {
         }
         let mut bytes = vec![0x91; MAX_DEPTH + 5];
         bytes.push(0xa0);
-        assert!(decode(&bytes, &ty).unwrap_err().message().contains("nested"));
+        assert!(decode(&bytes, &ty)
+            .unwrap_err()
+            .message()
+            .contains("nested"));
         // Nesting by dynamic values is capped too.
         let mut bytes = Vec::new();
         for _ in 0..1000 {

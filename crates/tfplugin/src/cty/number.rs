@@ -206,9 +206,7 @@ impl Number {
             Repr::Finite { neg, digits, exp } => {
                 let sign = if *neg { "-" } else { "" };
                 // Rust's float parsing is correctly rounded for any length.
-                format!("{sign}{digits}e{exp}")
-                    .parse()
-                    .unwrap_or(f64::NAN)
+                format!("{sign}{digits}e{exp}").parse().unwrap_or(f64::NAN)
             }
         }
     }
@@ -244,7 +242,12 @@ impl Number {
             f.write_str(".")?;
             f.write_str(&digits[1..])?;
         }
-        write!(f, "e{}{}", if adjusted < 0 { "-" } else { "+" }, adjusted.abs())
+        write!(
+            f,
+            "e{}{}",
+            if adjusted < 0 { "-" } else { "+" },
+            adjusted.abs()
+        )
     }
 
     /// The sign of a finite number as -1, 0 or 1.
@@ -387,10 +390,14 @@ impl Ord for Number {
             (Repr::PosInf | Repr::NegInf, Repr::PosInf | Repr::NegInf) => Ordering::Equal,
             (
                 Repr::Finite {
-                    digits: da, exp: ea, ..
+                    digits: da,
+                    exp: ea,
+                    ..
                 },
                 Repr::Finite {
-                    digits: db, exp: eb, ..
+                    digits: db,
+                    exp: eb,
+                    ..
                 },
             ) => {
                 let adj_a = ea + da.len() as i64;
@@ -491,8 +498,20 @@ mod tests {
         assert_eq!(plain.len(), 401);
         assert!(plain.starts_with("10000"));
         for bad in [
-            "", "-", ".", "e5", "1e", "1e+", "1.2.3", "0x10", "1_000", " 1", "nan", "1e99999999999",
-            "--1", "1e5e5",
+            "",
+            "-",
+            ".",
+            "e5",
+            "1e",
+            "1e+",
+            "1.2.3",
+            "0x10",
+            "1_000",
+            " 1",
+            "nan",
+            "1e99999999999",
+            "--1",
+            "1e5e5",
         ] {
             assert!(bad.parse::<Number>().is_err(), "{bad:?}");
         }
@@ -555,9 +574,18 @@ mod tests {
         assert_eq!(n("0.5").to_f64_exact(), Some(0.5));
         assert_eq!(n("0.1").to_f64_exact(), None);
         assert_eq!(Number::from(0.1).to_f64_exact(), Some(0.1));
-        assert_eq!(n("9223372036854775808").to_f64_exact(), Some(9.223372036854776e18));
+        assert_eq!(
+            n("9223372036854775808").to_f64_exact(),
+            Some(9.223372036854776e18)
+        );
         assert_eq!(n("18446744073709551615").to_f64_exact(), None);
-        for f in [f64::MAX, f64::MIN_POSITIVE, 5e-324, -1.7976931348623157e308, 1e22] {
+        for f in [
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -1.7976931348623157e308,
+            1e22,
+        ] {
             let num = Number::from(f);
             assert_eq!(num.to_f64_exact(), Some(f), "{f}");
             assert_eq!(num.as_f64(), f);

@@ -288,12 +288,11 @@ mod tests {
 
     #[test]
     fn from_json_accepts_whitespace_and_optionals() {
-        let ty = Type::from_json(b" [ \"object\" , { \"a\" : \"string\", \"b\": \"number\" }, [\"a\"] ] ")
-            .unwrap();
-        assert_eq!(
-            ty,
-            Type::object([("a", Type::String), ("b", Type::Number)])
-        );
+        let ty = Type::from_json(
+            b" [ \"object\" , { \"a\" : \"string\", \"b\": \"number\" }, [\"a\"] ] ",
+        )
+        .unwrap();
+        assert_eq!(ty, Type::object([("a", Type::String), ("b", Type::Number)]));
     }
 
     #[test]
@@ -313,7 +312,11 @@ mod tests {
             b"\"string\" x",
             b"[\"list\",\"string\"",
         ] {
-            assert!(Type::from_json(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                Type::from_json(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let deep = "[\"list\",".repeat(200) + "\"string\"" + &"]".repeat(200);
         assert!(Type::from_json(deep.as_bytes()).is_err());

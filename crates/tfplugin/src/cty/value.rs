@@ -396,6 +396,9 @@ mod tests {
         )]);
         let err = v.check_type(&ty).unwrap_err();
         assert_eq!(err.path_string(), ".servers[2]");
-        assert_eq!(err.to_string(), ".servers[2]: number is required, got string");
+        assert_eq!(
+            err.to_string(),
+            ".servers[2]: number is required, got string"
+        );
     }
 }
