@@ -27,7 +27,7 @@ variable "traefik_api_url" {
 }
 
 /// The interface from the issue, verbatim apart from the servers list and name.
-fn route_config(name: &str, servers: &[String], priority: u32, api: bool) -> String {
+fn route_config(name: &str, servers: &[&str], priority: u32, api: bool) -> String {
     let servers = servers
         .iter()
         .map(|s| format!("{s:?}"))
@@ -85,7 +85,7 @@ fn lifecycle_through_real_traefik() {
         .var("traefik_api_url", traefik.api_url.clone());
 
     // Create: the request reaches backend A through the route.
-    ws.config(&route_config("whoami", &[a.clone()], 10, true));
+    ws.config(&route_config("whoami", &[a.as_str()], 10, true));
     ws.apply();
     let file = traefik.routes_dir.path().join("whoami.toml");
     assert!(file.exists());
@@ -98,7 +98,7 @@ fn lifecycle_through_real_traefik() {
     ws.expect_empty_plan();
 
     // Servers change in place, and Traefik follows.
-    ws.config(&route_config("whoami", &[b.clone()], 10, true));
+    ws.config(&route_config("whoami", &[b.as_str()], 10, true));
     ws.expect_plan(ADDRESS, &["update"]);
     ws.apply();
     traefik.wait_for_response(HOST, 200, "backend-B");
@@ -121,7 +121,7 @@ fn lifecycle_through_real_traefik() {
 
     // Import: forget the route, import it by path, and the plan is empty again (the
     // API URL is not in the file, so this step's configuration leaves it out).
-    ws.config(&route_config("whoami", &[b.clone()], 10, false));
+    ws.config(&route_config("whoami", &[b.as_str()], 10, false));
     ws.apply();
     ws.state_rm(ADDRESS);
     ws.import(ADDRESS, &file.display().to_string());
@@ -129,7 +129,7 @@ fn lifecycle_through_real_traefik() {
     assert_eq!(ws.resource(ADDRESS).unwrap()["priority"], 10);
 
     // A new name replaces the route: the old file goes, the new one comes.
-    ws.config(&route_config("whoami2", &[b.clone()], 10, true));
+    ws.config(&route_config("whoami2", &[b.as_str()], 10, true));
     ws.expect_plan(ADDRESS, &["delete", "create"]);
     ws.apply();
     assert!(!file.exists());
@@ -138,7 +138,10 @@ fn lifecycle_through_real_traefik() {
 
     // Destroy: the file is gone and Traefik answers 404.
     ws.destroy();
-    assert!(std::fs::read_dir(traefik.routes_dir.path()).unwrap().next().is_none());
+    assert!(std::fs::read_dir(traefik.routes_dir.path())
+        .unwrap()
+        .next()
+        .is_none());
     traefik.wait_for_response(HOST, 404, "404 page not found");
     assert!(ws.resource(ADDRESS).is_none());
 }
@@ -159,9 +162,12 @@ fn bad_input_is_rejected_with_the_attribute_and_writes_nothing() {
         ("priority", "-1", "priority"),
     ];
     for (attribute, value, expected) in cases {
-        let mut fields = vec![
+        let mut fields = [
             ("name", "\"whoami\"".to_string()),
-            ("config_dir", format!("{:?}", dir.path().display().to_string())),
+            (
+                "config_dir",
+                format!("{:?}", dir.path().display().to_string()),
+            ),
             ("rule", "\"Host(`x`)\"".to_string()),
             ("servers", "[\"http://127.0.0.1:1\"]".to_string()),
             ("priority", "1".to_string()),
@@ -186,7 +192,10 @@ fn bad_input_is_rejected_with_the_attribute_and_writes_nothing() {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(!output.status.success(), "{attribute} = {value} passed validate:\n{text}");
+        assert!(
+            !output.status.success(),
+            "{attribute} = {value} passed validate:\n{text}"
+        );
         assert!(
             text.contains("Invalid Traefik route") && text.contains(expected),
             "{attribute} = {value}: diagnostic should name {expected}:\n{text}"
@@ -202,7 +211,7 @@ fn bad_input_is_rejected_with_the_attribute_and_writes_nothing() {
     // Values unknown at validate (variables) are checked at plan, before any write.
     let mut ws = Workspace::new();
     ws.var("traefik_dir", "relative/dir");
-    ws.config(&route_config("whoami", &["http://127.0.0.1:1".to_string()], 1, false));
+    ws.config(&route_config("whoami", &["http://127.0.0.1:1"], 1, false));
     let text = ws.fails(&["plan", "-input=false", "-no-color"]);
     assert!(text.contains("config_dir"), "{text}");
 }
@@ -215,10 +224,13 @@ fn unwritable_directory_fails_with_path_and_os_error_and_no_temp_file() {
     std::fs::write(&blocker, "x").unwrap();
     let mut ws = Workspace::new();
     ws.var("traefik_dir", blocker.display().to_string());
-    ws.config(&route_config("whoami", &["http://127.0.0.1:1".to_string()], 1, false));
+    ws.config(&route_config("whoami", &["http://127.0.0.1:1"], 1, false));
     let text = ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(text.contains(&blocker.display().to_string()), "{text}");
-    assert!(text.contains("os error"), "the OS error should be shown: {text}");
+    assert!(
+        text.contains("os error"),
+        "the OS error should be shown: {text}"
+    );
     assert!(temp_files(base.path()).is_empty());
     assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
     // Nothing was created, so nothing is in state and a fixed config applies cleanly.
@@ -238,16 +250,21 @@ fn foreign_file_is_never_overwritten_until_imported() {
     std::fs::write(&file, foreign).unwrap();
     let mut ws = Workspace::new();
     ws.var("traefik_dir", dir.path().display().to_string());
-    ws.config(&route_config("whoami", &["http://127.0.0.1:1".to_string()], 1, false));
+    ws.config(&route_config("whoami", &["http://127.0.0.1:1"], 1, false));
     let text = ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    assert!(text.contains("import"), "the error should say to import: {text}");
+    assert!(
+        text.contains("import"),
+        "the error should say to import: {text}"
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), foreign);
 
     // Once imported, the file is ours: the plan updates it to the configuration.
     ws.import(ADDRESS, &file.display().to_string());
     ws.expect_plan(ADDRESS, &["update"]);
     ws.apply();
-    assert!(std::fs::read_to_string(&file).unwrap().contains("http://127.0.0.1:1"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("http://127.0.0.1:1"));
     ws.expect_empty_plan();
 }
 
@@ -259,8 +276,12 @@ fn traefik_rejection_fails_apply_with_traefiks_words_and_next_apply_recovers() {
     let mut ws = Workspace::new();
     ws.var("traefik_dir", traefik.dir())
         .var("traefik_api_url", traefik.api_url.clone());
-    let good = route_config("whoami", &[format!("http://127.0.0.1:{port}")], 1, true);
-    let bad = good.replace("middlewares       = []", "middlewares       = [\"missing-mw\"]");
+    let backend = format!("http://127.0.0.1:{port}");
+    let good = route_config("whoami", &[backend.as_str()], 1, true);
+    let bad = good.replace(
+        "middlewares       = []",
+        "middlewares       = [\"missing-mw\"]",
+    );
     ws.config(&bad);
     let text = ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert!(

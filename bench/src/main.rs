@@ -96,9 +96,11 @@ impl Options {
                 "--warmup" => options.warmup = number("--warmup")?,
                 "--check" => options.check = true,
                 "-h" | "--help" => {
-                    return Err("usage: bench [--launches N] [--calls N] [--warmup N] [--check]\n\
+                    return Err(
+                        "usage: bench [--launches N] [--calls N] [--warmup N] [--check]\n\
                          env: HOMELAB_PROVIDER_BIN, NULL_PROVIDER_BIN"
-                        .to_string())
+                            .to_string(),
+                    )
                 }
                 other => return Err(format!("unknown argument {other:?} (try --help)")),
             }
@@ -132,10 +134,9 @@ enum Side {
 impl Side {
     /// Both sides, in an order that alternates with `round`.
     fn order(round: usize) -> [Side; 2] {
-        if round % 2 == 0 {
-            [Side::Ours, Side::Null]
-        } else {
-            [Side::Null, Side::Ours]
+        match round % 2 {
+            0 => [Side::Ours, Side::Null],
+            _ => [Side::Null, Side::Ours],
         }
     }
 }
@@ -414,7 +415,10 @@ async fn prepare_ours(plugin: &PluginProcess) -> Result<Ours, Error> {
         })
         .await?
         .into_inner();
-    no_errors("ConfigureProvider", error_summaries6(&configured.diagnostics))?;
+    no_errors(
+        "ConfigureProvider",
+        error_summaries6(&configured.diagnostics),
+    )?;
 
     let resource = schema
         .resource_schemas
@@ -448,7 +452,10 @@ async fn prepare_ours(plugin: &PluginProcess) -> Result<Ours, Error> {
         .plan_resource_change(plan.clone())
         .await?
         .into_inner();
-    no_errors("PlanResourceChange (ours)", error_summaries6(&planned.diagnostics))?;
+    no_errors(
+        "PlanResourceChange (ours)",
+        error_summaries6(&planned.diagnostics),
+    )?;
     let state = planned.planned_state.ok_or("ours planned no state")?;
     msgpack::decode(&state.msgpack, &ty).map_err(|e| format!("our planned state: {e}"))?;
     Ok(Ours { client, plan })
@@ -485,7 +492,10 @@ async fn prepare_null(plugin: &PluginProcess) -> Result<Null, Error> {
         })
         .await?
         .into_inner();
-    no_errors("PrepareProviderConfig", error_summaries5(&prepared.diagnostics))?;
+    no_errors(
+        "PrepareProviderConfig",
+        error_summaries5(&prepared.diagnostics),
+    )?;
     let configured = client
         .configure(pb5::configure::Request {
             terraform_version: TERRAFORM_VERSION.to_string(),
@@ -529,9 +539,13 @@ async fn prepare_null(plugin: &PluginProcess) -> Result<Null, Error> {
         .plan_resource_change(plan.clone())
         .await?
         .into_inner();
-    no_errors("PlanResourceChange (null)", error_summaries5(&planned.diagnostics))?;
+    no_errors(
+        "PlanResourceChange (null)",
+        error_summaries5(&planned.diagnostics),
+    )?;
     let state = planned.planned_state.ok_or("null planned no state")?;
-    let state = msgpack::decode(&state.msgpack, &ty).map_err(|e| format!("null's planned state: {e}"))?;
+    let state =
+        msgpack::decode(&state.msgpack, &ty).map_err(|e| format!("null's planned state: {e}"))?;
     if !state.get_attr("id").is_some_and(Value::is_unknown) {
         return Err(format!("null planned a known id: {state:?}").into());
     }
@@ -551,7 +565,10 @@ impl Ours {
         let started = Instant::now();
         let response = self.client.plan_resource_change(request).await?;
         let took = started.elapsed();
-        no_errors("PlanResourceChange (ours)", error_summaries6(&response.get_ref().diagnostics))?;
+        no_errors(
+            "PlanResourceChange (ours)",
+            error_summaries6(&response.get_ref().diagnostics),
+        )?;
         Ok(took)
     }
 }
@@ -569,7 +586,10 @@ impl Null {
         let started = Instant::now();
         let response = self.client.plan_resource_change(request).await?;
         let took = started.elapsed();
-        no_errors("PlanResourceChange (null)", error_summaries5(&response.get_ref().diagnostics))?;
+        no_errors(
+            "PlanResourceChange (null)",
+            error_summaries5(&response.get_ref().diagnostics),
+        )?;
         Ok(took)
     }
 }
@@ -653,12 +673,20 @@ fn print_table(rows: &[Row]) {
         _ if v >= 100.0 => format!("{v:.0} {unit}"),
         _ => format!("{v:.2} {unit}"),
     };
-    let metric_width = rows.iter().map(|r| r.metric.len()).max().unwrap_or(6).max(6);
+    let metric_width = rows
+        .iter()
+        .map(|r| r.metric.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     println!(
-        "{:<metric_width$}  {:>11}  {:>11}  {:>10}  {}",
-        "metric", "ours", "null", "ours/null", "target"
+        "{:<metric_width$}  {:>11}  {:>11}  {:>10}  target",
+        "metric", "ours", "null", "ours/null"
     );
-    println!("{}", "-".repeat(metric_width + 2 + 11 + 2 + 11 + 2 + 10 + 2 + 22));
+    println!(
+        "{}",
+        "-".repeat(metric_width + 2 + 11 + 2 + 11 + 2 + 10 + 2 + 22)
+    );
     for row in rows {
         let target = match (row.target, row.met()) {
             (Some((_, text)), Some(met)) => {

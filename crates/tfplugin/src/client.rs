@@ -468,10 +468,13 @@ pub fn rss_bytes(pid: u32) -> io::Result<u64> {
 /// Output captured from one of the plugin's pipes (the first [`CAPTURE_LIMIT`] bytes).
 type Captured = Arc<Mutex<Vec<u8>>>;
 
-fn capture(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Captured {
+/// Copies `pipe` into a buffer until it closes; the task ends with the pipe.
+fn capture(
+    mut pipe: impl AsyncRead + Unpin + Send + 'static,
+) -> (Captured, tokio::task::JoinHandle<()>) {
     let captured = Captured::default();
     let sink = captured.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut buf = [0u8; 8192];
         while let Ok(n @ 1..) = pipe.read(&mut buf).await {
             let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -479,7 +482,7 @@ fn capture(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Captured {
             sink.extend_from_slice(&buf[..n.min(room)]);
         }
     });
-    captured
+    (captured, task)
 }
 
 fn captured_text(captured: &Captured) -> String {
@@ -556,7 +559,7 @@ impl PluginProcess {
         })?;
         let pid = child.id().unwrap_or_default();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        let stderr = capture(child.stderr.take().expect("stderr is piped"));
+        let (stderr, stderr_done) = capture(child.stderr.take().expect("stderr is piped"));
 
         let mut line = String::new();
         let read = tokio::time::timeout(opts.handshake_timeout, stdout.read_line(&mut line)).await;
@@ -588,17 +591,17 @@ impl PluginProcess {
         let handshake = match parsed {
             Ok(handshake) => handshake,
             Err(message) => {
-                let _ = child.start_kill();
                 // Let the process die and its stderr drain so the error can show it.
+                let _ = child.start_kill();
                 let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(1), stderr_done).await;
                 return Err(ClientError::Handshake {
                     message,
                     stderr: captured_text(&stderr),
                 });
             }
         };
-        let stdout = capture(stdout);
+        let (stdout, _) = capture(stdout);
 
         Ok(PluginProcess {
             child,
@@ -740,7 +743,10 @@ mod tests {
         assert_eq!(unix.server_cert.as_deref(), Some(&[0u8, 1, 2][..]));
 
         let tcp = Handshake::parse("1|5|tcp|127.0.0.1:10000|grpc|").unwrap();
-        assert_eq!(tcp.addr, PluginAddr::Tcp("127.0.0.1:10000".parse().unwrap()));
+        assert_eq!(
+            tcp.addr,
+            PluginAddr::Tcp("127.0.0.1:10000".parse().unwrap())
+        );
         assert_eq!(tcp.server_cert, None);
         // Padding is tolerated.
         let padded = Handshake::parse("1|6|unix|/s|grpc|AAE=").unwrap();
@@ -760,14 +766,19 @@ mod tests {
             "1|6|unix|/s|grpc|***",
             "1|6|unix|/s|grpc|AA|extra",
         ] {
-            assert!(Handshake::parse(line).is_err(), "{line:?} should be refused");
+            assert!(
+                Handshake::parse(line).is_err(),
+                "{line:?} should be refused"
+            );
         }
     }
 
     #[test]
     fn client_identity_is_p521_pem() {
         let identity = ClientIdentity::generate().unwrap();
-        assert!(identity.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(identity
+            .cert_pem()
+            .starts_with("-----BEGIN CERTIFICATE-----"));
         let parsed = crate::server::parse_client_certs(identity.cert_pem()).unwrap();
         assert_eq!(parsed[0].as_ref(), identity.cert_der());
         // id-ecdsa-with-SHA512 and the secp521r1 curve OIDs appear in the DER.
