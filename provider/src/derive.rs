@@ -4,7 +4,7 @@
 
 use serde_json::Value as Json;
 use tfplugin::cty::{Type, Value};
-use tfplugin::schema::{Attribute, Block};
+use tfplugin::schema::{Attribute, Block, Nesting};
 use tfplugin::serde_bridge;
 
 /// Terraform-only annotations on top of the derived attributes.
@@ -23,44 +23,19 @@ pub struct Annotations<'a> {
 /// Builds a block from `schemars::schema_for!(T)` output: properties become attributes,
 /// doc comments become descriptions, `required` decides required/optional, and serde
 /// defaults become planned defaults (so Terraform never shows null vs empty diffs).
+/// Struct-typed fields become nested attributes (`x = { ... }`), and vectors of structs
+/// nested list attributes (`x = [{ ... }]`), so their optional fields may be left out.
 pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annotations) -> Block {
     let definitions = root.get("definitions").cloned().unwrap_or(Json::Null);
-    let required: Vec<&str> = root
-        .get("required")
-        .and_then(Json::as_array)
-        .map(|names| names.iter().filter_map(Json::as_str).collect())
-        .unwrap_or_default();
     let mut block = Block::new(description);
-    let properties = root
-        .get("properties")
-        .and_then(Json::as_object)
-        .cloned()
-        .unwrap_or_default();
-    for (name, property) in &properties {
-        if annotations.skip.contains(&name.as_str()) {
-            continue;
-        }
-        let property = resolve(property, &definitions);
-        let ty = json_schema_type(&property, &definitions)
-            .unwrap_or_else(|| panic!("attribute {name}: no Terraform type for {property}"));
-        let mut attribute = if required.contains(&name.as_str()) {
-            Attribute::required(name, ty.clone())
-        } else {
-            Attribute::optional(name, ty.clone())
-        };
-        // A null default is just "optional"; only real defaults are planned.
-        if let Some(default) = property.get("default").filter(|d| !d.is_null()) {
-            let value = serde_bridge::from_json(default, &ty)
-                .unwrap_or_else(|e| panic!("attribute {name}: default {default}: {e}"));
-            attribute = attribute.default(value);
-        }
-        if let Some(text) = property.get("description").and_then(Json::as_str) {
-            attribute = attribute.description(text);
-        }
-        if annotations.requires_replace.contains(&name.as_str()) {
+    for mut attribute in attributes_from(root, &definitions, annotations.skip) {
+        if annotations
+            .requires_replace
+            .contains(&attribute.name.as_str())
+        {
             attribute = attribute.requires_replace();
         }
-        if annotations.sensitive.contains(&name.as_str()) {
+        if annotations.sensitive.contains(&attribute.name.as_str()) {
             attribute = attribute.sensitive();
         }
         block = block.attribute(attribute);
@@ -69,6 +44,80 @@ pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annot
         block = block.attribute(extra);
     }
     block
+}
+
+/// The attributes of one JSON Schema object, recursing into struct-typed fields.
+fn attributes_from(object: &Json, definitions: &Json, skip: &[&str]) -> Vec<Attribute> {
+    let required: Vec<&str> = object
+        .get("required")
+        .and_then(Json::as_array)
+        .map(|names| names.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = object.get("properties").and_then(Json::as_object) else {
+        return Vec::new();
+    };
+    let mut attributes = Vec::new();
+    for (name, property) in properties {
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        let property = resolve(property, definitions);
+        let mut attribute = match nested_shape(&property, definitions) {
+            Some((nesting, fields)) => {
+                Attribute::nested(name, nesting, attributes_from(&fields, definitions, &[]))
+            }
+            None => {
+                let ty = json_schema_type(&property, definitions).unwrap_or_else(|| {
+                    panic!("attribute {name}: no Terraform type for {property}")
+                });
+                Attribute::optional(name, ty)
+            }
+        };
+        if required.contains(&name.as_str()) {
+            attribute.required = true;
+            attribute.optional = false;
+        }
+        // A null default is just "optional"; only real defaults are planned.
+        if let Some(default) = property.get("default").filter(|d| !d.is_null()) {
+            let value = serde_bridge::from_json(default, &attribute.value_type())
+                .unwrap_or_else(|e| panic!("attribute {name}: default {default}: {e}"));
+            attribute = attribute.default(value);
+        }
+        if let Some(text) = property.get("description").and_then(Json::as_str) {
+            attribute = attribute.description(text);
+        }
+        attributes.push(attribute);
+    }
+    attributes
+}
+
+/// Whether a property is a struct (single nested) or a vector of structs (list/set nested).
+fn nested_shape(property: &Json, definitions: &Json) -> Option<(Nesting, Json)> {
+    let is_struct = |s: &Json| s.get("properties").is_some_and(Json::is_object);
+    if is_struct(property) {
+        return Some((Nesting::Single, property.clone()));
+    }
+    let type_name = match property.get("type")? {
+        Json::String(s) => s.as_str(),
+        Json::Array(types) => types
+            .iter()
+            .filter_map(Json::as_str)
+            .find(|t| *t != "null")?,
+        _ => return None,
+    };
+    if type_name != "array" {
+        return None;
+    }
+    let items = resolve(property.get("items")?, definitions);
+    if !is_struct(&items) {
+        return None;
+    }
+    let nesting = if property.get("uniqueItems") == Some(&Json::Bool(true)) {
+        Nesting::Set
+    } else {
+        Nesting::List
+    };
+    Some((nesting, items))
 }
 
 fn resolve(schema: &Json, definitions: &Json) -> Json {
@@ -223,5 +272,48 @@ mod tests {
             block.get("tags").unwrap().value_type(),
             Type::Map(Box::new(Type::String))
         );
+    }
+
+    #[test]
+    fn structs_become_nested_attributes() {
+        let root = serde_json::json!({
+            "type": "object",
+            "required": ["clone"],
+            "properties": {
+                "clone": {"$ref": "#/definitions/Clone"},
+                "disks": {"type": "array", "items": {"$ref": "#/definitions/Disk"}}
+            },
+            "definitions": {
+                "Clone": {"type": "object", "required": ["template_id"], "properties": {
+                    "template_id": {"type": "integer"}, "full": {"type": "boolean", "default": true}}},
+                "Disk": {"type": "object", "required": ["slot"], "properties": {
+                    "slot": {"type": "string"}, "size_gb": {"type": ["integer", "null"]}}}
+            }
+        });
+        let block = block_from_json_schema("x", &root, Annotations::default());
+        let clone = block.get("clone").unwrap();
+        assert!(clone.required && !clone.optional);
+        let tfplugin::schema::AttributeType::Nested {
+            nesting,
+            attributes,
+        } = &clone.ty
+        else {
+            panic!("clone should be a nested attribute")
+        };
+        assert_eq!(*nesting, Nesting::Single);
+        assert!(attributes
+            .iter()
+            .any(|a| a.name == "template_id" && a.required));
+        assert!(attributes
+            .iter()
+            .any(|a| a.name == "full" && a.default == Some(Value::Bool(true))));
+        let disks = block.get("disks").unwrap();
+        assert!(matches!(
+            &disks.ty,
+            tfplugin::schema::AttributeType::Nested {
+                nesting: Nesting::List,
+                ..
+            }
+        ));
     }
 }

@@ -48,9 +48,9 @@ fn plan_object(block: &Block, proposed: &Value, config: &Value, creating: bool) 
         let configured = config.get_attr(&attribute.name).unwrap_or(&Value::Null);
         let slot = out.entry(attribute.name.clone()).or_insert(Value::Null);
         if !configured.is_null() {
-            // Single nested attributes may hold computed children of their own.
+            // Nested attributes may hold defaults and computed children of their own.
             if let AttributeType::Nested {
-                nesting: Nesting::Single,
+                nesting,
                 attributes,
             } = &attribute.ty
             {
@@ -58,7 +58,7 @@ fn plan_object(block: &Block, proposed: &Value, config: &Value, creating: bool) 
                     attributes: attributes.clone(),
                     ..Block::default()
                 };
-                *slot = plan_object(&inner, slot, configured, creating);
+                *slot = plan_nested(&inner, *nesting, slot, configured, creating);
             }
             continue;
         }
@@ -72,6 +72,47 @@ fn plan_object(block: &Block, proposed: &Value, config: &Value, creating: bool) 
         }
     }
     Value::Object(out)
+}
+
+/// Plans each element of a nested attribute against its proposed counterpart (by index
+/// for lists, by key for maps). Set elements have no identity to match prior values by,
+/// so they only get defaults and unknowns.
+fn plan_nested(
+    inner: &Block,
+    nesting: Nesting,
+    proposed: &Value,
+    config: &Value,
+    creating: bool,
+) -> Value {
+    match (nesting, config) {
+        (Nesting::Single | Nesting::Group, _) => plan_object(inner, proposed, config, creating),
+        (Nesting::List, Value::List(items)) => Value::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let before = proposed.index(i).unwrap_or(item);
+                    plan_object(inner, before, item, creating)
+                })
+                .collect(),
+        ),
+        (Nesting::Set, Value::Set(items)) => Value::Set(
+            items
+                .iter()
+                .map(|item| plan_object(inner, item, item, true))
+                .collect(),
+        ),
+        (Nesting::Map, Value::Map(entries)) => Value::Map(
+            entries
+                .iter()
+                .map(|(key, item)| {
+                    let before = proposed.as_map().and_then(|m| m.get(key)).unwrap_or(item);
+                    (key.clone(), plan_object(inner, before, item, creating))
+                })
+                .collect(),
+        ),
+        _ => proposed.clone(),
+    }
 }
 
 fn collect_replacements(
@@ -169,5 +210,36 @@ mod tests {
             Some(&Value::String("x1".into()))
         );
         assert_eq!(result.requires_replace, vec![AttrPath::attr("name")]);
+    }
+
+    #[test]
+    fn list_nested_elements_get_defaults_and_unknown_computed() {
+        let block = Block::new("").attribute(Attribute::nested(
+            "network",
+            Nesting::List,
+            vec![
+                Attribute::required("bridge", Type::String),
+                Attribute::optional("model", Type::String).default(Value::String("virtio".into())),
+                Attribute::computed("mac", Type::String),
+            ],
+        ));
+        let element = obj(&[
+            ("bridge", Value::String("vmbr0".into())),
+            ("model", Value::Null),
+            ("mac", Value::Null),
+        ]);
+        let config = obj(&[("network", Value::List(vec![element]))]);
+        let result = plan(&block, &Value::Null, &config, &config);
+        let planned = result
+            .planned
+            .get_attr("network")
+            .unwrap()
+            .index(0)
+            .unwrap();
+        assert_eq!(
+            planned.get_attr("model"),
+            Some(&Value::String("virtio".into()))
+        );
+        assert!(planned.get_attr("mac").unwrap().is_unknown());
     }
 }
