@@ -62,6 +62,8 @@ APT_PINS=(
   "qemu-user-static=1:7.2+dfsg-7+deb12u18+b3"
   "curl=7.88.1-10+deb12u15"
   "jq=1.6-2.1+deb12u3"
+  "gcc-aarch64-linux-gnu=4:12.2.0-3"
+  "busybox-static=1:1.35.0-4+deb12u1+b1"
 )
 
 # Full transitive pin set for .tools/venv (pip freeze of a resolved install; used as -c).
@@ -262,6 +264,14 @@ check_rust() {
   fi
   log "   stable:  $(rustc --version)"
   log "   nightly: $(rustup run nightly rustc --version)"
+  if [[ $MODE == all ]]; then
+    # Static musl builds of the Ansible module binaries (x86_64 and aarch64).
+    local installed
+    installed=$(rustup target list --installed)
+    for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+      grep -qx "$target" <<<"$installed" || rustup target add "$target"
+    done
+  fi
   step_done
 }
 
