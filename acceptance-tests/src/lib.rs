@@ -226,7 +226,10 @@ impl Workspace {
     /// after `terraform import`, which does not record outputs, do not count.)
     pub fn expect_empty_plan(&self) {
         let changes = self.plan_changes();
-        assert!(changes.is_empty(), "expected an empty plan, got: {changes:?}");
+        assert!(
+            changes.is_empty(),
+            "expected an empty plan, got: {changes:?}"
+        );
     }
 
     /// Asserts the plan holds exactly these actions for `address`

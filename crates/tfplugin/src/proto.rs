@@ -53,7 +53,10 @@ impl From<std::time::SystemTime> for google::protobuf::Timestamp {
                 let before = err.duration();
                 let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
                 match before.subsec_nanos() {
-                    0 => Self { seconds: -secs, nanos: 0 },
+                    0 => Self {
+                        seconds: -secs,
+                        nanos: 0,
+                    },
                     n => Self {
                         seconds: -secs.saturating_add(1),
                         nanos: (1_000_000_000 - n) as i32,
