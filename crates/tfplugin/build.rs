@@ -33,6 +33,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Encoded descriptor set (without source info) for reflection/debugging;
     // exposed as `proto::FILE_DESCRIPTOR_SET`.
+    // The well-known types' comments hold C++/Java snippets that rustdoc would run as
+    // doctests; generate them without comments.
+    let mut fds = fds;
+    for file in &mut fds.file {
+        if file.name().starts_with("google/protobuf/") {
+            file.source_code_info = None;
+        }
+    }
+
     let mut compact = fds.clone();
     for file in &mut compact.file {
         file.source_code_info = None;
