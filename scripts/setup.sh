@@ -63,6 +63,7 @@ APT_PINS=(
   "curl=7.88.1-10+deb12u15"
   "jq=1.6-2.1+deb12u3"
   "gcc-aarch64-linux-gnu=4:12.2.0-3"
+  "musl-tools=1.2.3-1"
   "busybox-static=1:1.35.0-4+deb12u1+b1"
 )
 

@@ -12,13 +12,33 @@
 //! `apply` carrying the plan out.
 //!
 //! - [`validation`]: field errors with the path of the argument they concern.
+//! - [`secret`]: the type for passwords and tokens, which never prints.
 //! - [`files`]: atomic local file writes and reads.
+//! - [`file_plan`]: plan and apply for capabilities that manage one whole file.
+//! - `http` (feature `blocking-http`): a small blocking HTTP(S) client, no async runtime.
 //! - [`traefik_rule`]: parser and checker for Traefik v3 router rules.
 //! - [`traefik_route`]: the Traefik route capability (`homelab_traefik_route`,
 //!   `traefik_route`).
+//! - [`prometheus_target`]: Prometheus file_sd scrape targets (`prometheus_target`).
+//! - `health_check` (feature `blocking-http`): HTTP(S) and TCP health checks with retries
+//!   (`health_check`).
+//! - [`docker_logging`]: json-file log rotation in dockerd's daemon.json
+//!   (`docker_logging`).
+//!
+//! Features: `async-http` (default) gives the async Traefik waits over reqwest and tokio,
+//! for the Terraform provider; `blocking-http` gives `http`, `health_check` and
+//! the blocking Traefik waits, for the Ansible modules, which turn `async-http` off.
 
+pub mod docker_logging;
 pub mod error;
+pub mod file_plan;
 pub mod files;
+#[cfg(feature = "blocking-http")]
+pub mod health_check;
+#[cfg(feature = "blocking-http")]
+pub mod http;
+pub mod prometheus_target;
+pub mod secret;
 pub mod traefik_route;
 pub mod traefik_rule;
 pub mod validation;

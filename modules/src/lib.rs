@@ -1,0 +1,20 @@
+//! The `tabiri.homelab` Ansible collection's binary modules.
+//!
+//! Each module is a thin mapping from its Ansible options to a capability in `lab` (the
+//! same engine and the same bytes on disk as the Terraform provider), run by the shared
+//! [`runtime`] that implements Ansible's binary module contract. `src/bin/<name>.rs` is
+//! one line: `runtime::main(&<name>::MODULE)`.
+//!
+//! - [`runtime`]: args file, `_ansible_*` keys, output JSON, no_log scrubbing, panics.
+//! - [`args`]: argument specs and their checking (types, defaults, choices, groups).
+//! - [`traefik_route`], [`prometheus_target`], [`health_check`], [`docker_logging`]: the
+//!   modules, each a `spec()` and a `run(ctx)`.
+
+pub mod args;
+pub mod docker_logging;
+pub mod health_check;
+pub mod prometheus_target;
+pub mod runtime;
+pub mod traefik_route;
+
+mod common;
