@@ -12,7 +12,7 @@ MIRROR_DIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/tabiri/homelab/
 ENV := source scripts/env.sh &&
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-all build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean
+.PHONY: help setup setup-all build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection sanity
 
 help:
 	@echo "make demo     start the local lab and apply it (Traefik + two backends)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench    provider vs the Go null provider, side by side"
 	@echo "make install  put the provider into ~/.terraform.d/plugins (filesystem mirror)"
 	@echo "make docs     regenerate docs/ from the provider's schema"
+	@echo "make collection  build the tabiri.homelab Ansible collection into dist/"
 
 setup:
 	scripts/setup.sh core
@@ -37,8 +38,18 @@ lint:
 unit: setup
 	$(ENV) cargo test --workspace --exclude acceptance-tests
 
-acceptance: setup build
+acceptance: setup-all build collection
 	$(ENV) cargo test -p acceptance-tests -- --test-threads=2
+
+# The Ansible collection: static musl module binaries for x86_64 and aarch64, packed with
+# the sidecar docs and the arch-dispatch action plugins into dist/tabiri-homelab-VERSION.tar.gz.
+collection: setup-all
+	$(ENV) scripts/build-collection.sh --targets "x86_64 aarch64"
+
+# ansible-test sanity on the built collection (both ansible-core lines).
+sanity: collection
+	$(ENV) scripts/build-collection.sh --targets "x86_64 aarch64" --sanity
+	$(ENV) ANSIBLE_TEST="$$ANSIBLE218_BIN/ansible-test" scripts/build-collection.sh --targets "x86_64 aarch64" --sanity
 
 docs:
 	cargo run --quiet -p terraform-provider-homelab --bin homelab-docs -- examples docs
@@ -51,7 +62,7 @@ docs-check:
 fuzz: setup
 	$(ENV) cd fuzz && cargo +nightly fuzz run decode_value -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 
-test: setup lint build unit docs-check acceptance fuzz
+test: setup-all lint build unit docs-check acceptance fuzz
 	@echo "all tests passed"
 
 install:
@@ -60,7 +71,7 @@ install:
 	install -m 0755 target/$(CARGO_PROFILE_DIR)/terraform-provider-homelab $(MIRROR_DIR)/terraform-provider-homelab_v$(VERSION)
 	@echo "installed tabiri/homelab $(VERSION) into $(MIRROR_DIR)"
 
-demo: setup install
+demo: setup-all install
 	$(ENV) scripts/demo.sh up
 
 demo-stop:

@@ -9,6 +9,7 @@ REPO=$PWD
 DEMO=$REPO/.demo
 WEB_PORT=${DEMO_WEB_PORT:-18000}
 API_PORT=${DEMO_API_PORT:-18090}
+MOTO_PORT=${DEMO_MOTO_PORT:-18500}
 
 alive() { [[ -f "$DEMO/$1.pid" ]] && kill -0 "$(cat "$DEMO/$1.pid")" 2>/dev/null; }
 
@@ -42,7 +43,19 @@ up() {
     --providers.file.watch=true \
     --providers.providersThrottleDuration=100ms \
     --log.level=INFO
+  # The cloud half: moto stands in for EC2 and Route 53.
+  start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
   wait_http "http://127.0.0.1:$API_PORT/api/overview"
+  wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/"
+  # The hosted zone the lab's records go into (made once; moto keeps it while it runs).
+  "${TOOLS_DIR:-$REPO/.tools}/venv/bin/python" - "$MOTO_PORT" <<'PY'
+import sys, boto3
+r53 = boto3.client("route53", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}",
+                   region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+zones = r53.list_hosted_zones_by_name(DNSName="lab.example.com")["HostedZones"]
+if not any(z["Name"] == "lab.example.com." for z in zones):
+    r53.create_hosted_zone(Name="lab.example.com", CallerReference="tabiri-demo")
+PY
   wait_http "http://127.0.0.1:18080/"
   wait_http "http://127.0.0.1:18081/"
 
@@ -52,7 +65,8 @@ up() {
   terraform init -upgrade -input=false -no-color >/dev/null
   terraform apply -auto-approve -input=false -no-color \
     -var "traefik_dir=$DEMO/traefik" \
-    -var "traefik_api_url=http://127.0.0.1:$API_PORT"
+    -var "traefik_api_url=http://127.0.0.1:$API_PORT" \
+    -var "aws_endpoint=http://127.0.0.1:$MOTO_PORT"
 
   cat <<MSG
 
@@ -61,12 +75,13 @@ The lab is up. Try:
   curl -H 'Host: grafana.lab.localhost'   http://127.0.0.1:$WEB_PORT/
   curl http://127.0.0.1:$API_PORT/api/http/routers      # what Traefik sees
   ls $DEMO/traefik                                      # the route files
+  terraform -chdir=terraform output airflow             # the cloud half (EC2 + Route 53 on moto)
 Run 'make demo' again: the plan is empty. 'make demo-stop' stops the lab.
 MSG
 }
 
 down() {
-  for name in traefik backend-a backend-b; do
+  for name in traefik backend-a backend-b moto; do
     if alive "$name"; then kill "$(cat "$DEMO/$name.pid")" || true; fi
     rm -f "$DEMO/$name.pid"
   done

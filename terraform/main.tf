@@ -6,7 +6,16 @@ terraform {
   }
 }
 
-provider "homelab" {}
+provider "homelab" {
+  # The cloud half (cloud.tf). The static keys are moto's; against AWS, remove them and
+  # let the standard credential chain (profile, SSO, instance role) apply.
+  aws {
+    region     = "eu-west-1"
+    endpoint   = var.aws_endpoint
+    access_key = "test"
+    secret_key = "test"
+  }
+}
 
 variable "traefik_dir" {
   type        = string

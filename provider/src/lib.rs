@@ -2,6 +2,8 @@
 //! resource or data source, each mapping Terraform values to a capability in `lab`.
 //! Protocol work lives in `tfplugin`; domain work lives in `lab`.
 
+pub mod config;
+pub mod data_sources;
 pub mod derive;
 pub mod docs;
 pub mod resources;
@@ -16,12 +18,16 @@ use tfplugin::schema::{Block, Schema};
 /// The registry address Terraform knows the provider by.
 pub const ADDRESS: &str = "registry.terraform.io/tabiri/homelab";
 
+/// The provider. Resources hold an `Arc` of the state `configure` fills from the provider
+/// blocks (`config::ProviderState`).
 #[derive(Default)]
-pub struct HomelabProvider;
+pub struct HomelabProvider {
+    state: Arc<config::ProviderState>,
+}
 
 impl HomelabProvider {
     pub fn new() -> Self {
-        Self
+        Self::default()
     }
 }
 
@@ -38,19 +44,44 @@ impl Provider for HomelabProvider {
                 "The `homelab` provider describes a whole homelab (Traefik routes first; \
                  Proxmox, AWS and NetBird blocks follow) in HCL. Every block is optional: \
                  configure what the lab uses.",
-            ),
+            )
+            .block(config::aws::block()),
         )
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(resources::traefik_route::TraefikRouteResource)]
+        let state = &self.state;
+        vec![
+            Arc::new(resources::traefik_route::TraefikRouteResource),
+            Arc::new(resources::aws_instance::AwsInstanceResource::new(
+                state.clone(),
+            )),
+            Arc::new(resources::aws_security_group::AwsSecurityGroupResource::new(state.clone())),
+            Arc::new(resources::route53_record::Route53RecordResource::new(
+                state.clone(),
+            )),
+        ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        Vec::new()
+        let state = &self.state;
+        vec![
+            Arc::new(data_sources::aws_ami::AwsAmiDataSource::new(state.clone())),
+            Arc::new(data_sources::route53_zone::Route53ZoneDataSource::new(
+                state.clone(),
+            )),
+        ]
     }
 
-    async fn configure(&self, _config: &Value, _ctx: &Ctx) -> Diagnostics {
-        Diagnostics::new()
+    async fn validate_config(&self, config: &Value) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        diags.extend(config::aws::validate(config));
+        diags
+    }
+
+    async fn configure(&self, config: &Value, _ctx: &Ctx) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        diags.extend(self.state.aws.configure(config).await);
+        diags
     }
 }

@@ -11,6 +11,8 @@
 //! Vec<FieldError>`, a reader of the actual state, a pure `plan` comparing the two and an
 //! `apply` carrying the plan out.
 //!
+//! - `aws` (feature `aws`): EC2 instances, security groups, AMI lookups and Route 53
+//!   records through the official AWS SDK (`homelab_aws_*`, `homelab_route53_*`).
 //! - [`validation`]: field errors with the path of the argument they concern.
 //! - [`secret`]: the type for passwords and tokens, which never prints.
 //! - [`files`]: atomic local file writes and reads.
@@ -27,8 +29,11 @@
 //!
 //! Features: `async-http` (default) gives the async Traefik waits over reqwest and tokio,
 //! for the Terraform provider; `blocking-http` gives `http`, `health_check` and
-//! the blocking Traefik waits, for the Ansible modules, which turn `async-http` off.
+//! the blocking Traefik waits, for the Ansible modules, which turn `async-http` off;
+//! `aws` (default) gives `aws` over the AWS SDK for Rust, which the modules leave off.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod docker_logging;
 pub mod error;
 pub mod file_plan;

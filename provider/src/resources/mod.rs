@@ -1,4 +1,7 @@
 //! One module per resource. A new resource: add `<name>.rs` here, list it in
 //! `HomelabProvider::resources`, add `examples/resources/homelab_<name>/`, run `make docs`.
 
+pub mod aws_instance;
+pub mod aws_security_group;
+pub mod route53_record;
 pub mod traefik_route;

@@ -1,0 +1,6 @@
+//! One module per data source. A new data source: add `<name>.rs` here, list it in
+//! `HomelabProvider::data_sources`, add `examples/data-sources/homelab_<name>/`, run
+//! `make docs`.
+
+pub mod aws_ami;
+pub mod route53_zone;
