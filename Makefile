@@ -62,7 +62,7 @@ docs-check:
 fuzz: setup
 	$(ENV) cd fuzz && cargo +nightly fuzz run decode_value -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 
-test: setup-all lint build unit docs-check acceptance fuzz
+test: setup-all lint build unit docs-check acceptance sanity fuzz
 	@echo "all tests passed"
 
 install:

@@ -3,9 +3,11 @@
 //! apply, expect an empty plan, import, expect an update or a replacement, destroy.
 //! Assertions read `terraform show -json`.
 
+pub mod ansible;
 pub mod http;
 pub mod moto;
 pub mod procs;
+pub mod ssh_hosts;
 pub mod traefik;
 
 use std::path::{Path, PathBuf};
