@@ -77,9 +77,10 @@ demo: setup-all install
 demo-stop:
 	scripts/demo.sh down
 
-bench: setup
+bench: setup collection
 	cargo build --release -p terraform-provider-homelab -p bench
 	$(ENV) target/release/bench
+	$(ENV) cargo run --release -p acceptance-tests --example ansible_bench
 
 clean:
 	scripts/demo.sh down || true

@@ -62,7 +62,9 @@ PY
   cd "$REPO/terraform"
   # No dev_overrides here: the provider comes from ~/.terraform.d/plugins, as for users.
   unset TF_CLI_CONFIG_FILE
-  terraform init -upgrade -input=false -no-color >/dev/null
+  # `make install` rebuilds the same version with new bytes; the lock file would refuse them.
+  rm -f .terraform.lock.hcl
+  terraform init -input=false -no-color >/dev/null
   terraform apply -auto-approve -input=false -no-color \
     -var "traefik_dir=$DEMO/traefik" \
     -var "traefik_api_url=http://127.0.0.1:$API_PORT" \

@@ -39,6 +39,20 @@ pub fn serve_text(port: u16, body: &'static str) {
     });
 }
 
+/// Serves `body` with status 200 to every request on `ip`, port chosen by the system, in a
+/// thread that lives as long as the process; returns the `ip:port` it listens on. Bind it
+/// on [`crate::ssh_hosts::SshHost::host_side_address`] to reach it from a namespace host.
+pub fn serve_text_on(ip: &str, body: &'static str) -> String {
+    let listener = TcpListener::bind((ip, 0)).expect("bind backend");
+    let addr = listener.local_addr().expect("backend address").to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer(stream, body));
+        }
+    });
+    addr
+}
+
 fn answer(mut stream: TcpStream, body: &str) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut request = Vec::new();
