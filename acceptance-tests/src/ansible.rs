@@ -142,8 +142,44 @@ impl Ansible {
             diff: false,
             verbosity: 0,
             extra_vars: Map::new(),
+            file: None,
         }
     }
+
+    /// An existing playbook file, run as Semaphore runs a repository's playbook: from
+    /// `project_dir` (`ansible-playbook -i <inventory> <playbook>`), with the collections
+    /// installed under `collections_path` instead of [`collections_path`].
+    pub fn playbook_file(
+        &self,
+        project_dir: &Path,
+        inventory: &Path,
+        playbook: &str,
+        collections_path: &Path,
+    ) -> Playbook<'_> {
+        Playbook {
+            ansible: self,
+            hosts: Vec::new(),
+            tasks: Json::Null,
+            check: false,
+            diff: false,
+            verbosity: 0,
+            extra_vars: Map::new(),
+            file: Some(PlaybookFile {
+                project_dir: project_dir.to_path_buf(),
+                inventory: inventory.to_path_buf(),
+                playbook: playbook.to_string(),
+                collections_path: collections_path.to_path_buf(),
+            }),
+        }
+    }
+}
+
+/// See [`Ansible::playbook_file`].
+struct PlaybookFile {
+    project_dir: PathBuf,
+    inventory: PathBuf,
+    playbook: String,
+    collections_path: PathBuf,
 }
 
 /// The collection tarball under test: `$HOMELAB_COLLECTION` (absolute, or relative to the
@@ -257,6 +293,7 @@ pub struct Playbook<'a> {
     diff: bool,
     verbosity: u8,
     extra_vars: Map<String, Json>,
+    file: Option<PlaybookFile>,
 }
 
 impl Playbook<'_> {
@@ -326,19 +363,33 @@ impl Playbook<'_> {
 
         let playbook = self.ansible.bin_dir.join("ansible-playbook");
         let mut command = Command::new(&playbook);
-        command.current_dir(path);
+        command.current_dir(self.file.as_ref().map_or(path, |f| f.project_dir.as_path()));
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("ANSIBLE_") {
                 command.env_remove(name);
             }
         }
-        let mut args: Vec<String> = vec![
-            "-i".into(),
-            "inventory.yml".into(),
-            "play.yml".into(),
-            "-e".into(),
-            "@vars.json".into(),
-        ];
+        let mut args: Vec<String> = match &self.file {
+            None => vec![
+                "-i".into(),
+                "inventory.yml".into(),
+                "play.yml".into(),
+                "-e".into(),
+                "@vars.json".into(),
+            ],
+            Some(file) => {
+                let mut args = vec![
+                    "-i".into(),
+                    file.inventory.display().to_string(),
+                    file.playbook.clone(),
+                ];
+                if !self.extra_vars.is_empty() {
+                    args.push("-e".into());
+                    args.push(format!("@{}", path.join("vars.json").display()));
+                }
+                args
+            }
+        };
         if self.check {
             args.push("--check".into());
         }
@@ -351,7 +402,13 @@ impl Playbook<'_> {
         command
             .args(&args)
             .env("ANSIBLE_CONFIG", path.join("ansible.cfg"))
-            .env("ANSIBLE_COLLECTIONS_PATH", collections_path())
+            .env(
+                "ANSIBLE_COLLECTIONS_PATH",
+                match &self.file {
+                    Some(file) => file.collections_path.as_path(),
+                    None => collections_path(),
+                },
+            )
             .env("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "False")
             .env("ANSIBLE_HOST_KEY_CHECKING", "True")
             .env("ANSIBLE_NOCOLOR", "1")

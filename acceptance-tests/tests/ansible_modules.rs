@@ -1279,3 +1279,200 @@ fn aarch64_module_runs_under_qemu() {
     assert_eq!(failed["failed"], true, "{failed}");
     assert!(failed["msg"].as_str().unwrap_or_default().contains("rule"));
 }
+
+// ---------------------------------------------------------------------------------------
+// examples/playbooks the way Semaphore UI runs it
+// ---------------------------------------------------------------------------------------
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The files site.yml hard-codes (it exposes no variables for its paths), with their
+/// contents, so the test can tell that a `--check` run wrote nothing.
+fn site_yml_files() -> Vec<(&'static str, Option<Vec<u8>>)> {
+    [
+        "/etc/traefik/dynamic",
+        "/etc/traefik/dynamic/nextcloud.toml",
+        "/etc/traefik/dynamic/nextcloud.yml",
+        "/etc/prometheus/file_sd",
+        "/etc/prometheus/file_sd/node.json",
+        "/etc/prometheus/file_sd/node.yml",
+        "/etc/docker/daemon.json",
+    ]
+    .into_iter()
+    .map(|p| {
+        let meta = std::fs::metadata(p).ok();
+        let content = match meta {
+            Some(m) if m.is_dir() => Some(dir_entries(Path::new(p)).join("\n").into_bytes()),
+            Some(_) => std::fs::read(p).ok(),
+            None => None,
+        };
+        (p, content)
+    })
+    .collect()
+}
+
+/// What Semaphore does with `examples/playbooks` as a local repository: `ansible-galaxy
+/// collection install -r collections/requirements.yml` from the repository's directory,
+/// then `ansible-playbook -i <inventory> site.yml`, with the `edge` group holding the
+/// namespace host (on 2.19, and on 2.18, Semaphore's newest).
+///
+/// site.yml hard-codes its paths (/etc/traefik/dynamic, /etc/prometheus/file_sd,
+/// docker_logging's default /etc/docker/daemon.json) and the namespace host shares this
+/// machine's filesystem, so it only runs with `--check --diff` (no real run, no `-e`), and
+/// the test checks that nothing under those paths appeared or changed.
+#[test]
+fn semaphore_path_installs_from_requirements_and_runs_site_playbook() {
+    let examples = repo_root().join("examples/playbooks");
+    let requirements = std::fs::read_to_string(examples.join("collections/requirements.yml"))
+        .expect("examples/playbooks/collections/requirements.yml");
+    let name = requirements
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- name: "))
+        .expect("a `- name:` in requirements.yml")
+        .trim()
+        .to_string();
+    assert!(
+        name.starts_with("../../dist/") && name.ends_with(".tar.gz"),
+        "requirements.yml names {name}"
+    );
+    // The tarball as the unchanged requirements.yml finds it from examples/playbooks.
+    let tarball = examples.join(&name);
+    assert!(
+        tarball.exists(),
+        "{name} does not resolve from examples/playbooks: run scripts/build-collection.sh"
+    );
+
+    // Layout: the copy sits at <tmp>/examples/playbooks with the tarball at
+    // <tmp>/dist/<file>, the same relative depth as in the repository, so the copied
+    // requirements.yml stays byte for byte what ships (its `name:` is not rewritten).
+    let tmp = temp_dir("semaphore");
+    let project = tmp.path().join("examples/playbooks");
+    copy_dir(&examples, &project);
+    let copied_tarball = project.join(&name);
+    std::fs::create_dir_all(copied_tarball.parent().unwrap()).unwrap();
+    std::fs::copy(&tarball, &copied_tarball).unwrap();
+
+    // The inventory: examples/playbooks/inventory.ini with the namespace host added to
+    // `edge`, in the same INI format, with the harness's SSH settings as host variables.
+    let host = ns_host().inventory_host("edge1");
+    let mut line = host.name.clone();
+    for (key, value) in &host.vars {
+        match value {
+            Json::String(s) if s.contains(' ') => line.push_str(&format!(" {key}=\"{s}\"")),
+            Json::String(s) => line.push_str(&format!(" {key}={s}")),
+            other => line.push_str(&format!(" {key}={other}")),
+        }
+    }
+    let original_inventory = std::fs::read_to_string(examples.join("inventory.ini")).unwrap();
+    let inventory = project.join("inventory.ini");
+    std::fs::write(&inventory, format!("{original_inventory}{line}\n")).unwrap();
+    let config = tmp.path().join("ansible.cfg");
+    std::fs::write(&config, "[defaults]\n").unwrap();
+
+    // The namespace host shares this machine's /etc: the outcome asserted below is that of
+    // an edge host without Traefik's dynamic configuration directory.
+    assert!(
+        !Path::new("/etc/traefik/dynamic").exists(),
+        "this test expects no /etc/traefik/dynamic on the machine running it"
+    );
+    let before = site_yml_files();
+    for ansible in Ansible::all() {
+        let v = &ansible.version;
+        let installed = tmp.path().join(format!("collections_path-{v}"));
+        let mut galaxy = Command::new(ansible.bin_dir.join("ansible-galaxy"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ANSIBLE_") {
+                galaxy.env_remove(key);
+            }
+        }
+        let started = std::time::Instant::now();
+        let output = galaxy
+            .current_dir(&project)
+            .args([
+                "collection",
+                "install",
+                "-r",
+                "collections/requirements.yml",
+                "-p",
+            ])
+            .arg(&installed)
+            .env("ANSIBLE_CONFIG", &config)
+            .env("ANSIBLE_NOCOLOR", "1")
+            .output()
+            .expect("ansible-galaxy");
+        let galaxy_out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        eprintln!(
+            "ansible-galaxy {v} [{:.1?}]\n{galaxy_out}",
+            started.elapsed()
+        );
+        assert!(output.status.success(), "ansible-galaxy {v}:\n{galaxy_out}");
+        assert!(
+            galaxy_out.contains("tabiri.homelab:0.1.0 was installed successfully"),
+            "ansible-galaxy {v}:\n{galaxy_out}"
+        );
+        let manifest: Json = serde_json::from_str(
+            &std::fs::read_to_string(
+                installed.join("ansible_collections/tabiri/homelab/MANIFEST.json"),
+            )
+            .expect("MANIFEST.json of the installed collection"),
+        )
+        .unwrap();
+        assert_eq!(manifest["collection_info"]["version"], "0.1.0");
+
+        let run = ansible
+            .playbook_file(&project, &inventory, "site.yml", &installed)
+            .check()
+            .diff()
+            .run();
+        eprintln!("{} [{:.1?}]\n{}", run.command, run.elapsed, run.output());
+        let h = "edge1";
+        // site.yml gathers facts (no `gather_facts: false`), with `become: true`.
+        run.ok(h, "Gathering Facts");
+        // The first task already stops the dry run here: traefik_route needs its
+        // config_dir to exist (site.yml does not set create_dir), even in check mode.
+        // So prometheus_target, health_check (which needs https://nextcloud.example.org
+        // to answer), docker_logging and the Restart Docker handler never run.
+        let route = run.failed(h, "Route Nextcloud through Traefik");
+        assert_eq!(route.action, "tabiri.homelab.traefik_route");
+        assert!(
+            route
+                .msg
+                .contains("config_dir: the directory /etc/traefik/dynamic does not exist"),
+            "{}",
+            route.result
+        );
+        let names: Vec<&str> = run.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Gathering Facts", "Route Nextcloud through Traefik"],
+            "{}",
+            run.output()
+        );
+        run.assert_failure();
+        assert_eq!(
+            run.recap(h),
+            &acceptance_tests::ansible::Recap {
+                ok: 1,
+                failed: 1,
+                ..Default::default()
+            },
+            "{}",
+            run.output()
+        );
+    }
+    assert_eq!(site_yml_files(), before, "a --check run wrote into /etc");
+}
