@@ -70,6 +70,25 @@ impl Outcome {
         }
     }
 
+    /// A successful read or write that carries the private state through unchanged.
+    pub fn with_private(state: Value, private: &[u8]) -> Self {
+        Self {
+            state,
+            private: private.to_vec(),
+            diagnostics: Diagnostics::new(),
+        }
+    }
+
+    /// A read or write that failed without changing anything: the state (and private
+    /// state) stay what Terraform had, so nothing is forgotten.
+    pub fn unchanged(state: &Value, private: &[u8], diagnostics: Diagnostics) -> Self {
+        Self {
+            state: state.clone(),
+            private: private.to_vec(),
+            diagnostics,
+        }
+    }
+
     pub fn failed(diagnostics: Diagnostics) -> Self {
         Self {
             state: Value::Null,

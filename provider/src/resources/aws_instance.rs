@@ -392,13 +392,7 @@ impl Resource for AwsInstanceResource {
     async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
         let aws = match self.clients() {
             Ok(aws) => aws,
-            Err(diags) => {
-                return Outcome {
-                    state: state.clone(),
-                    private: private.to_vec(),
-                    diagnostics: diags,
-                }
-            }
+            Err(diags) => return Outcome::unchanged(state, private, diags),
         };
         let Some(id) = state.get_attr("id").and_then(Value::as_str) else {
             return Outcome::ok(Value::Null);
@@ -408,20 +402,16 @@ impl Resource for AwsInstanceResource {
             // Terminated behind Terraform's back: the next plan launches a new one.
             Ok(None) => return Outcome::ok(Value::Null),
             Err(e) => {
-                return Outcome {
-                    state: state.clone(),
-                    private: private.to_vec(),
-                    diagnostics: aws_config::error("Cannot read the EC2 instance", e),
-                }
+                return Outcome::unchanged(
+                    state,
+                    private,
+                    aws_config::error("Cannot read the EC2 instance", e),
+                )
             }
         };
         let declared = instance_from(state).ok();
         match state_from(&observed, declared.as_ref(), &aws, state) {
-            Ok(new_state) => Outcome {
-                state: new_state,
-                private: private.to_vec(),
-                diagnostics: Diagnostics::new(),
-            },
+            Ok(new_state) => Outcome::with_private(new_state, private),
             Err(diags) => Outcome::failed(diags),
         }
     }

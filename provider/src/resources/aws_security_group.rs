@@ -249,13 +249,7 @@ impl Resource for AwsSecurityGroupResource {
     async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
         let aws = match self.state.aws.clients(TYPE_NAME) {
             Ok(aws) => aws,
-            Err(diags) => {
-                return Outcome {
-                    state: state.clone(),
-                    private: private.to_vec(),
-                    diagnostics: diags,
-                }
-            }
+            Err(diags) => return Outcome::unchanged(state, private, diags),
         };
         let Some(id) = state.get_attr("id").and_then(Value::as_str) else {
             return Outcome::ok(Value::Null);
@@ -265,21 +259,17 @@ impl Resource for AwsSecurityGroupResource {
             // Deleted behind Terraform's back: the next plan creates it again.
             Ok(None) => return Outcome::ok(Value::Null),
             Err(e) => {
-                return Outcome {
-                    state: state.clone(),
-                    private: private.to_vec(),
-                    diagnostics: aws_config::error("Cannot read the security group", e),
-                }
+                return Outcome::unchanged(
+                    state,
+                    private,
+                    aws_config::error("Cannot read the security group", e),
+                )
             }
         };
         // A stub from import has no arguments yet: read them all.
         let declared = group_from(state).ok();
         match state_from(&observed, declared.as_ref(), &aws, state) {
-            Ok(new_state) => Outcome {
-                state: new_state,
-                private: private.to_vec(),
-                diagnostics: Diagnostics::new(),
-            },
+            Ok(new_state) => Outcome::with_private(new_state, private),
             Err(diags) => Outcome::failed(diags),
         }
     }

@@ -277,13 +277,7 @@ impl Resource for Route53RecordResource {
     async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
         let aws = match self.clients() {
             Ok(aws) => aws,
-            Err(diags) => {
-                return Outcome {
-                    state: state.clone(),
-                    private: private.to_vec(),
-                    diagnostics: diags,
-                }
-            }
+            Err(diags) => return Outcome::unchanged(state, private, diags),
         };
         let text = |name: &str| state.get_attr(name).and_then(Value::as_str);
         let (Some(zone_id), Some(name), Some(kind)) = (text("zone_id"), text("name"), text("type"))
@@ -295,20 +289,16 @@ impl Resource for Route53RecordResource {
             // Deleted behind Terraform's back: the next plan creates it again.
             Ok(None) => return Outcome::ok(Value::Null),
             Err(e) => {
-                return Outcome {
-                    state: state.clone(),
-                    private: private.to_vec(),
-                    diagnostics: aws_config::error("Cannot read the Route 53 record", e),
-                }
+                return Outcome::unchanged(
+                    state,
+                    private,
+                    aws_config::error("Cannot read the Route 53 record", e),
+                )
             }
         };
         let declared = record_from(state).ok();
         match state_from(&observed.as_declared(declared.as_ref())) {
-            Ok(new_state) => Outcome {
-                state: new_state,
-                private: private.to_vec(),
-                diagnostics: Diagnostics::new(),
-            },
+            Ok(new_state) => Outcome::with_private(new_state, private),
             Err(diags) => Outcome::failed(diags),
         }
     }

@@ -112,11 +112,11 @@ async fn write(request: &ApplyRequest<'_>, ownership: Ownership) -> Outcome {
     });
     if let Err(e) = written {
         // Nothing was written, so nothing new exists: keep what state had before.
-        return Outcome {
-            state: request.prior.clone(),
-            private: request.private.to_vec(),
-            diagnostics: lab_error("Cannot write the Traefik route", e),
-        };
+        return Outcome::unchanged(
+            request.prior,
+            request.private,
+            lab_error("Cannot write the Traefik route", e),
+        );
     }
     let mut outcome = Outcome::ok(request.planned.clone());
     if let Some(api_url) = &desired.traefik_api_url {
@@ -245,11 +245,7 @@ impl Resource for TraefikRouteResource {
             }
         };
         match new_state {
-            Ok(state) => Outcome {
-                state,
-                private: private.to_vec(),
-                diagnostics: Diagnostics::new(),
-            },
+            Ok(state) => Outcome::with_private(state, private),
             Err(diags) => Outcome::failed(diags),
         }
     }
