@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 help:
 	@echo "make demo     start the local lab and apply it (Traefik + two backends)"
 	@echo "make test     everything: lint, unit, property, acceptance, docs check, fuzz"
-	@echo "make bench    provider vs the Go null provider; modules vs ansible.builtin"
+	@echo "make bench    provider vs the Go null provider; modules vs ansible.builtin; Proxmox refresh"
 	@echo "make install  put the provider into ~/.terraform.d/plugins (filesystem mirror)"
 	@echo "make docs     regenerate docs/ from the provider's schema"
 	@echo "make collection  build the tabiri.homelab Ansible collection into dist/"
@@ -77,9 +77,10 @@ demo: setup-all install
 demo-stop:
 	scripts/demo.sh down
 
-bench: setup collection
+bench: setup-all collection
 	cargo build --release -p terraform-provider-homelab -p bench
 	$(ENV) target/release/bench
+	$(ENV) target/release/bench proxmox
 	$(ENV) cargo run --release -p acceptance-tests --example ansible_bench
 
 clean:

@@ -13,4 +13,18 @@ provider "homelab" {
     region  = "eu-west-1"
     profile = "lab"
   }
+
+  # Proxmox VE (homelab_proxmox_vm, homelab_proxmox_lxc, homelab_proxmox_nodes): an API
+  # token, or username + password; the server certificate is checked against ca_file.
+  # Every attribute falls back to PROXMOX_VE_ENDPOINT, PROXMOX_VE_API_TOKEN, ...
+  proxmox {
+    endpoint  = "https://pve.lab.example:8006/"
+    api_token = var.pve_api_token # "terraform@pve!homelab=<uuid>"
+    ca_file   = "pve-root-ca.pem"
+  }
+}
+
+variable "pve_api_token" {
+  type      = string
+  sensitive = true
 }

@@ -41,11 +41,13 @@ impl Provider for HomelabProvider {
         Schema::new(
             0,
             Block::new(
-                "The `homelab` provider describes a whole homelab (Traefik routes first; \
-                 Proxmox, AWS and NetBird blocks follow) in HCL. Every block is optional: \
-                 configure what the lab uses.",
+                "The `homelab` provider describes a whole homelab in HCL: Traefik routes, \
+                 Proxmox guests (`proxmox` block) and AWS instances, security groups and \
+                 Route 53 records (`aws` block). Every block is optional: configure what the \
+                 lab uses; a resource whose block is missing fails at plan naming it.",
             )
-            .block(config::aws::block()),
+            .block(config::aws::block())
+            .block(config::proxmox::block()),
         )
     }
 
@@ -60,6 +62,10 @@ impl Provider for HomelabProvider {
             Arc::new(resources::route53_record::Route53RecordResource::new(
                 state.clone(),
             )),
+            Arc::new(resources::proxmox_vm::ProxmoxVmResource::new(state.clone())),
+            Arc::new(resources::proxmox_lxc::ProxmoxLxcResource::new(
+                state.clone(),
+            )),
         ]
     }
 
@@ -70,18 +76,23 @@ impl Provider for HomelabProvider {
             Arc::new(data_sources::route53_zone::Route53ZoneDataSource::new(
                 state.clone(),
             )),
+            Arc::new(data_sources::proxmox_nodes::ProxmoxNodesDataSource::new(
+                state.clone(),
+            )),
         ]
     }
 
     async fn validate_config(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
         diags.extend(config::aws::validate(config));
+        diags.extend(config::proxmox::validate(config));
         diags
     }
 
     async fn configure(&self, config: &Value, _ctx: &Ctx) -> Diagnostics {
         let mut diags = Diagnostics::new();
         diags.extend(self.state.aws.configure(config).await);
+        diags.extend(self.state.proxmox.configure(config));
         diags
     }
 }

@@ -26,6 +26,8 @@
 //!   (`health_check`).
 //! - [`docker_logging`]: json-file log rotation in dockerd's daemon.json
 //!   (`docker_logging`).
+//! - `proxmox` (feature `async-http`): the Proxmox VE API client and the VM, container and
+//!   node capabilities (`homelab_proxmox_vm`, `homelab_proxmox_lxc`, `homelab_proxmox_nodes`).
 //!
 //! Features: `async-http` (default) gives the async Traefik waits over reqwest and tokio,
 //! for the Terraform provider; `blocking-http` gives `http`, `health_check` and
@@ -43,6 +45,8 @@ pub mod health_check;
 #[cfg(feature = "blocking-http")]
 pub mod http;
 pub mod prometheus_target;
+#[cfg(feature = "async-http")]
+pub mod proxmox;
 pub mod secret;
 pub mod traefik_route;
 pub mod traefik_rule;

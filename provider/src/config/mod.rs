@@ -4,10 +4,13 @@
 //! message naming the block.
 
 pub mod aws;
+pub mod proxmox;
 
 /// What `configure` sets up, shared by every resource and data source.
 #[derive(Default)]
 pub struct ProviderState {
     /// The `aws` block: SDK clients for EC2 and Route 53.
     pub aws: aws::AwsSlot,
+    /// The `proxmox` block: the Proxmox VE API client.
+    pub proxmox: proxmox::ProxmoxSlot,
 }

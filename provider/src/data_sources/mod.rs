@@ -3,4 +3,5 @@
 //! `make docs`.
 
 pub mod aws_ami;
+pub mod proxmox_nodes;
 pub mod route53_zone;

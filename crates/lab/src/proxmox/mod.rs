@@ -1,0 +1,37 @@
+//! Proxmox VE guests: the API client and the VM, container and node capabilities behind
+//! `homelab_proxmox_vm`, `homelab_proxmox_lxc` and `homelab_proxmox_nodes`.
+//!
+//! Built to avoid what users of other Proxmox providers meet: every task (UPID) is awaited
+//! until it stops and its exit status checked, with the task log in the error; config
+//! locks (a backup, a parallel clone) are waited out up to the caller's deadline instead
+//! of failing at once; only requests that are safe to repeat are retried after a network
+//! error; guest ids are allocated under one lock so parallel creates never collide; the
+//! guest agent is asked with short, bounded requests and a wait for it always ends with
+//! an error naming the timeout; and a refresh reads the cluster's resource list once for
+//! all guests, plus one request per guest.
+//!
+//! - [`client`]: HTTPS client, ticket login with CSRF token and re-login, API tokens,
+//!   retries, the shared cluster resource list and guest id allocation.
+//! - [`tasks`]: waiting for a UPID to stop; the task log on failure.
+//! - [`wait`]: deadlines that name the timeout they stand for, and backoff.
+//! - [`props`]: PVE property strings (`virtio=BC:24:11:..,bridge=vmbr0`), sizes, encodings.
+//! - [`checks`]: validators shared by VMs and containers (CIDRs, SSH keys, tags, names).
+//! - [`guests`]: what VMs and containers share: lookup, pending config, locks, power.
+//! - [`vm`]: QEMU VMs: arguments, read, plan, create/update/delete.
+//! - [`lxc`]: LXC containers: the same steps.
+//! - [`nodes`]: the cluster's nodes, for placement.
+
+pub mod checks;
+pub mod client;
+pub mod error;
+pub mod guests;
+pub mod lxc;
+pub mod nodes;
+pub mod props;
+pub mod tasks;
+pub mod vm;
+pub mod wait;
+
+pub use client::{Auth, Client, ClientConfig};
+pub use error::ProxmoxError;
+pub use wait::Deadline;

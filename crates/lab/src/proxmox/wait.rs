@@ -1,0 +1,194 @@
+//! Deadlines that know which timeout they stand for, so every "timed out" names the
+//! setting to raise (`timeouts.create`, `agent.timeout`), and capped exponential backoff.
+
+use std::time::{Duration, Instant};
+
+use super::ProxmoxError;
+
+/// The end of an operation: its start, its length and the name of the setting it came from.
+#[derive(Debug, Clone)]
+pub struct Deadline {
+    start: Instant,
+    length: Duration,
+    name: String,
+}
+
+impl Deadline {
+    /// A deadline `length` from now, named after the setting that set it.
+    pub fn after(length: Duration, name: impl Into<String>) -> Self {
+        Self {
+            start: Instant::now(),
+            length,
+            name: name.into(),
+        }
+    }
+
+    /// The same end under a shorter length (e.g. an agent wait inside a create), keeping
+    /// the name of whichever limit is the nearer one.
+    pub fn within(&self, length: Duration, name: impl Into<String>) -> Self {
+        let inner = Self::after(length, name);
+        if inner.end() < self.end() {
+            inner
+        } else {
+            self.clone()
+        }
+    }
+
+    pub fn end(&self) -> Instant {
+        self.start + self.length
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.end().saturating_duration_since(Instant::now())
+    }
+
+    pub fn expired(&self) -> bool {
+        self.remaining().is_zero()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn length(&self) -> Duration {
+        self.length
+    }
+
+    /// The error for having run out of time waiting for `what`.
+    pub fn timeout(&self, what: impl Into<String>, last_seen: impl Into<String>) -> ProxmoxError {
+        ProxmoxError::Timeout {
+            what: what.into(),
+            timeout_name: format!("{} = {}", self.name, format_setting(self.length)),
+            waited: self.elapsed(),
+            last_seen: last_seen.into(),
+        }
+    }
+
+    /// Sleeps `wanted`, but never past the deadline. Returns false when no time was left.
+    pub async fn sleep(&self, wanted: Duration) -> bool {
+        let remaining = self.remaining();
+        if remaining.is_zero() {
+            return false;
+        }
+        tokio::time::sleep(wanted.min(remaining)).await;
+        true
+    }
+}
+
+/// Capped exponential backoff: `first`, doubling, at most `cap`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, cap: Duration) -> Self {
+        Self { next: first, cap }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.cap);
+        delay
+    }
+}
+
+/// A duration the way the settings spell them: `90s`, `5m`, `1h30m`.
+pub fn format_setting(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// Parses a duration setting: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
+/// (Terraform's `timeouts` spelling: `30s`, `10m`, `1h30m`).
+pub fn parse_setting(text: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a duration: write a number and a unit (ms, s, m, h), e.g. \"90s\", \"10m\" or \"1h30m\""
+        )
+    };
+    let text_trimmed = text.trim();
+    if text_trimmed.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text_trimmed;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let secs = match unit {
+            "ms" => number / 1000.0,
+            "s" => number,
+            "m" => number * 60.0,
+            "h" => number * 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_secs_f64(secs);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_formats_settings() {
+        assert_eq!(parse_setting("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_setting("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_setting("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_setting("10").is_err());
+        assert!(parse_setting("ten minutes").is_err());
+        assert!(parse_setting("").is_err());
+        assert_eq!(format_setting(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_setting(Duration::from_secs(30)), "30s");
+    }
+
+    #[test]
+    fn timeouts_name_the_setting() {
+        let d = Deadline::after(Duration::from_secs(120), "timeouts.delete");
+        let e = d.timeout("VM 101's config lock (backup)", "VM is locked (backup)");
+        let text = e.to_string();
+        assert!(text.contains("timeouts.delete = 2m"), "{text}");
+        assert!(text.contains("VM is locked (backup)"), "{text}");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(300));
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+        assert_eq!(b.next_delay(), Duration::from_millis(200));
+        assert_eq!(b.next_delay(), Duration::from_millis(300));
+        assert_eq!(b.next_delay(), Duration::from_millis(300));
+    }
+}
