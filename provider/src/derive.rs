@@ -235,6 +235,58 @@ pub fn field_error_diagnostics(
     diags
 }
 
+// Shared by the provider blocks and resources of every backend.
+
+/// Reads a wholly known value into a lab argument type, like `derive::config_to`, but
+/// leaving out nulls at every depth (nested attributes included) so serde defaults apply
+/// inside nested objects too.
+pub fn args_from<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    skip: &[&str],
+) -> Result<T, String> {
+    let mut object = value.clone();
+    if let Value::Object(fields) = &mut object {
+        fields.retain(|k, _| !skip.contains(&k.as_str()));
+    }
+    let mut json = serde_bridge::to_json(&object)?;
+    strip_nulls(&mut json);
+    serde_json::from_value(json).map_err(|e| e.to_string())
+}
+
+fn strip_nulls(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::Object(fields) => {
+            fields.retain(|_, v| !v.is_null());
+            fields.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+/// Replaces every unknown in `value` with null: what a state records for values a failed
+/// operation never learned.
+pub fn unknowns_to_null(value: &Value) -> Value {
+    match value {
+        v if v.is_unknown() => Value::Null,
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), unknowns_to_null(v)))
+                .collect(),
+        ),
+        Value::List(items) => Value::List(items.iter().map(unknowns_to_null).collect()),
+        Value::Set(items) => Value::Set(items.iter().map(unknowns_to_null).collect()),
+        Value::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), unknowns_to_null(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,8 @@ enum Configured {
 pub struct AwsSlot(RwLock<Option<Configured>>);
 
 /// The `aws` block's schema, derived from `lab::aws::AwsConfig`.
+pub use crate::derive::{args_from, unknowns_to_null};
+
 pub fn block() -> NestedBlock {
     static BLOCK_SCHEMA: OnceLock<Block> = OnceLock::new();
     let block = BLOCK_SCHEMA.get_or_init(|| {
@@ -375,29 +377,6 @@ fn placeholder(ty: &Type) -> Value {
     }
 }
 
-/// Replaces every unknown in `value` with null: what a state records for values a failed
-/// operation never learned.
-pub fn unknowns_to_null(value: &Value) -> Value {
-    match value {
-        v if v.is_unknown() => Value::Null,
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), unknowns_to_null(v)))
-                .collect(),
-        ),
-        Value::List(items) => Value::List(items.iter().map(unknowns_to_null).collect()),
-        Value::Set(items) => Value::Set(items.iter().map(unknowns_to_null).collect()),
-        Value::Map(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), unknowns_to_null(v)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
 /// Builds a state value from a capability's JSON plus computed attributes, keeping the
 /// `timeouts` block from `keep_from` (configuration or prior state).
 pub fn state_value(
@@ -418,33 +397,6 @@ pub fn state_value(
         value.set_attr("timeouts", timeouts.clone());
     }
     Ok(value)
-}
-
-/// Reads a wholly known value into a lab argument type, like `derive::config_to`, but
-/// leaving out nulls at every depth (nested attributes included) so serde defaults apply
-/// inside nested objects too.
-pub fn args_from<T: serde::de::DeserializeOwned>(
-    value: &Value,
-    skip: &[&str],
-) -> Result<T, String> {
-    let mut object = value.clone();
-    if let Value::Object(fields) = &mut object {
-        fields.retain(|k, _| !skip.contains(&k.as_str()));
-    }
-    let mut json = serde_bridge::to_json(&object)?;
-    strip_nulls(&mut json);
-    serde_json::from_value(json).map_err(|e| e.to_string())
-}
-
-fn strip_nulls(json: &mut serde_json::Value) {
-    match json {
-        serde_json::Value::Object(fields) => {
-            fields.retain(|_, v| !v.is_null());
-            fields.values_mut().for_each(strip_nulls);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
-        _ => {}
-    }
 }
 
 /// Marks attributes optional and computed: the provider fills them when the configuration

@@ -14,7 +14,6 @@ use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
 use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
-use tfplugin::serde_bridge;
 
 /// The block's name in `provider "homelab" { ... }`.
 pub const BLOCK: &str = "proxmox";
@@ -41,6 +40,8 @@ enum Configured {
 pub struct ProxmoxSlot(RwLock<Option<Configured>>);
 
 /// The `proxmox` block's schema.
+pub use crate::derive::{args_from, unknowns_to_null};
+
 pub fn block() -> NestedBlock {
     let attribute =
         |name: &str, ty: Type, text: &str| Attribute::optional(name, ty).description(text);
@@ -453,32 +454,6 @@ pub fn validate_timeouts(value: &Value) -> Diagnostics {
     diags
 }
 
-/// Reads a (wholly known) value into a lab argument type; nulls are dropped at every level
-/// so serde defaults apply, and `skip` top-level attributes are left out.
-pub fn args_from<T: serde::de::DeserializeOwned>(
-    value: &Value,
-    skip: &[&str],
-) -> Result<T, String> {
-    let mut object = value.clone();
-    if let Value::Object(fields) = &mut object {
-        fields.retain(|k, _| !skip.contains(&k.as_str()));
-    }
-    let mut json = serde_bridge::to_json(&object)?;
-    strip_nulls(&mut json);
-    serde_json::from_value(json).map_err(|e| e.to_string())
-}
-
-fn strip_nulls(json: &mut serde_json::Value) {
-    match json {
-        serde_json::Value::Object(fields) => {
-            fields.retain(|_, v| !v.is_null());
-            fields.values_mut().for_each(strip_nulls);
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
-        _ => {}
-    }
-}
-
 /// Validates a value that may hold unknowns: unknowns become placeholders, `validate` runs,
 /// and only errors about known values are kept, so bad input is reported at plan with its
 /// attribute path even while other attributes wait for resources not created yet.
@@ -638,28 +613,6 @@ pub fn keep_prior_unknowns(planned: &mut Value, prior: &Value, config: &Value) {
             }
         }
         _ => {}
-    }
-}
-
-/// Replaces every unknown with null.
-pub fn unknowns_to_null(value: &Value) -> Value {
-    match value {
-        v if v.is_unknown() => Value::Null,
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), unknowns_to_null(v)))
-                .collect(),
-        ),
-        Value::List(items) => Value::List(items.iter().map(unknowns_to_null).collect()),
-        Value::Set(items) => Value::Set(items.iter().map(unknowns_to_null).collect()),
-        Value::Map(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), unknowns_to_null(v)))
-                .collect(),
-        ),
-        other => other.clone(),
     }
 }
 
