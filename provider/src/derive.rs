@@ -196,20 +196,6 @@ fn json_schema_type(schema: &Json, definitions: &Json) -> Option<Type> {
     })
 }
 
-/// Reads a wholly known configuration object into a lab argument type.
-pub fn config_to<T: serde::de::DeserializeOwned>(
-    config: &Value,
-    skip: &[&str],
-) -> Result<T, String> {
-    let mut object = config.clone();
-    if let Value::Object(fields) = &mut object {
-        // Computed attributes are Terraform's own; they may be unknown while planning.
-        fields.retain(|k, v| !skip.contains(&k.as_str()) && !v.is_null());
-    }
-    let json = serde_bridge::to_json(&object)?;
-    serde_json::from_value(json).map_err(|e| e.to_string())
-}
-
 /// Turns a lab capability's field errors into diagnostics pointing at the attributes.
 pub fn field_error_diagnostics(
     summary: &str,
@@ -237,9 +223,9 @@ pub fn field_error_diagnostics(
 
 // Shared by the provider blocks and resources of every backend.
 
-/// Reads a wholly known value into a lab argument type, like `derive::config_to`, but
-/// leaving out nulls at every depth (nested attributes included) so serde defaults apply
-/// inside nested objects too.
+/// Reads a configuration object into a lab argument type. `skip` names Terraform's own
+/// (computed) attributes, which may be unknown while planning; nulls at any depth are
+/// dropped so serde defaults apply.
 pub fn args_from<T: serde::de::DeserializeOwned>(
     value: &Value,
     skip: &[&str],

@@ -55,7 +55,7 @@ fn schema() -> &'static Schema {
 }
 
 fn route_from(value: &Value) -> Result<TraefikRoute, Diagnostics> {
-    derive::config_to(value, COMPUTED).map_err(|e| {
+    derive::args_from(value, COMPUTED).map_err(|e| {
         Diagnostic::error(
             "Invalid Traefik route",
             format!("cannot read the route arguments: {e}"),
