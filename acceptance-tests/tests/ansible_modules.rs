@@ -1181,6 +1181,105 @@ fn a_wrong_host_key_is_refused() {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// The binary cache of the action plugins: a module binary crosses the wire once per host.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_module_binary_is_copied_once_per_host_and_replaced_when_it_changes() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let ns = ns_host();
+    // Its own remote_tmp, so no other test shares (or races on) this cache.
+    let remote_tmp = temp_dir("remote-tmp");
+    let cache_dir = remote_tmp.path().join("tabiri-homelab");
+    let sd_dir = temp_dir("cache-sd");
+    let sd = path_str(sd_dir.path());
+    let host = ns
+        .inventory_host(NS)
+        .var("ansible_remote_tmp", path_str(remote_tmp.path()));
+    let task = |job: &str| {
+        json!({
+            "name": job,
+            "tabiri.homelab.prometheus_target": {
+                "job": job, "targets": ["127.0.0.1:9100"], "file_sd_dir": sd,
+            }
+        })
+    };
+    // The command that uploads a binary through stdin (and Ansible's own per-task copy).
+    let uploads =
+        |run: &acceptance_tests::ansible::RunResult| run.output().matches("cat > ").count();
+    let standard_copies = |run: &acceptance_tests::ansible::RunResult| {
+        run.output().matches("AnsiballZ_prometheus_target").count()
+    };
+    let ansible = Ansible::new("2.19");
+
+    let run = ansible
+        .play(
+            std::slice::from_ref(&host),
+            json!([task("one"), task("two"), task("three")]),
+        )
+        .verbose(3)
+        .run();
+    run.assert_success();
+    assert_eq!(
+        uploads(&run),
+        1,
+        "three tasks, one upload:\n{}",
+        run.output()
+    );
+    assert_eq!(standard_copies(&run), 0, "{}", run.output());
+    for job in ["one", "two", "three"] {
+        assert!(run.ok(NS, job).changed);
+        assert!(sd_dir.path().join(format!("{job}.json")).is_file(), "{job}");
+    }
+    let fact = run.ok(NS, "one").result["ansible_facts"]["tabiri_homelab_bin_dir"].clone();
+    assert_eq!(
+        fact,
+        json!(path_str(&cache_dir)),
+        "the cache dir is learnt once, as a fact"
+    );
+    let cached = dir_entries(&cache_dir);
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(cached[0].starts_with("prometheus_target-"), "{cached:?}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache_dir), 0o700, "cache dir mode");
+    assert_eq!(mode(&cache_dir.join(&cached[0])), 0o700, "binary mode");
+    // The arguments went through stdin: nothing else was ever written there.
+    assert!(
+        dir_entries(remote_tmp.path()) == ["tabiri-homelab"],
+        "{:?}",
+        dir_entries(remote_tmp.path())
+    );
+
+    // A build of another version in the cache (as after upgrading the collection): the
+    // current one is uploaded on first use and the other version is removed.
+    let stale = cache_dir.join("prometheus_target-0000000000000000");
+    std::fs::rename(cache_dir.join(&cached[0]), &stale).unwrap();
+    let run = ansible
+        .play(
+            std::slice::from_ref(&host),
+            json!([task("four"), task("five")]),
+        )
+        .verbose(3)
+        .run();
+    run.assert_success();
+    assert_eq!(uploads(&run), 1, "{}", run.output());
+    assert_eq!(dir_entries(&cache_dir), cached, "the stale build is gone");
+
+    // Turned off, Ansible's standard per-task copy runs the same module.
+    let run = ansible
+        .play(&[host], json!([task("six")]))
+        .var("tabiri_homelab_binary_cache", false)
+        .verbose(3)
+        .run();
+    run.assert_success();
+    assert!(run.ok(NS, "six").changed);
+    assert_eq!(uploads(&run), 0, "{}", run.output());
+    assert!(standard_copies(&run) > 0, "{}", run.output());
+    assert!(sd_dir.path().join("six.json").is_file());
+}
+
 fn run_ok(command: &mut Command) -> String {
     let output = command.output().expect("run");
     assert!(
