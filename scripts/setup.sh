@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install every external tool the tests, benches and demo need, at pinned versions.
 #
-#   scripts/setup.sh core [--force]   terraform, null provider (Go peer), traefik, cargo-fuzz, nightly check
+#   scripts/setup.sh core [--force]   terraform, null provider (Go peer), traefik, cargo-fuzz, nightly check,
+#                                     musl targets
 #   scripts/setup.sh all  [--force]   core + apt packages, ansible-core 2.19 and 2.18, moto, fakepve,
 #                                     docker compose plugin
 #
@@ -265,14 +266,13 @@ check_rust() {
   fi
   log "   stable:  $(rustc --version)"
   log "   nightly: $(rustup run nightly rustc --version)"
-  if [[ $MODE == all ]]; then
-    # Static musl builds of the Ansible module binaries (x86_64 and aarch64).
-    local installed
-    installed=$(rustup target list --installed)
-    for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-      grep -qx "$target" <<<"$installed" || rustup target add "$target"
-    done
-  fi
+  # Static musl builds of the Ansible module binaries (x86_64 and aarch64); the unit tests
+  # build one too (modules/tests/crash_report.rs).
+  local installed
+  installed=$(rustup target list --installed)
+  for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    grep -qx "$target" <<<"$installed" || rustup target add "$target"
+  done
   step_done
 }
 

@@ -12,9 +12,11 @@
 //! 4. prints `{changed, failed, msg, diff?, warnings?, invocation: {module_args}, ...}`
 //!    with every `no_log` value scrubbed from every string, and exits 0, or 1 on failure.
 //!
-//! A panic anywhere in 2-3 is caught and printed as `{"failed": true, "msg": "module
-//! crashed: ..."}` (the module profile keeps `panic = "unwind"` for that).
+//! A panic anywhere in 2-3 is printed as `{"failed": true, "msg": "module crashed: ..."}`,
+//! secrets scrubbed: caught by [`execute`] where panics unwind (tests), written by the panic
+//! hook itself where they abort (the `module` profile, which saves the unwinding machinery).
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -133,7 +135,12 @@ pub fn main(module: &Module) -> ! {
     install_panic_hook();
     let argv: Vec<OsString> = std::env::args_os().collect();
     let (output, code) = execute(module, &argv);
-    let mut text = serde_json::to_string(&output).unwrap_or_else(|_| {
+    print_and_exit(&output, code)
+}
+
+/// Prints the one JSON result and exits with `code`.
+fn print_and_exit(output: &Value, code: i32) -> ! {
+    let mut text = serde_json::to_string(output).unwrap_or_else(|_| {
         r#"{"failed": true, "changed": false, "msg": "module output could not be serialised"}"#
             .to_owned()
     });
@@ -149,60 +156,9 @@ pub fn main(module: &Module) -> ! {
 /// Where the last panic happened, kept by the hook for the crash message.
 static PANIC_LOCATION: Mutex<Option<String>> = Mutex::new(None);
 
-/// Replaces the default hook, which prints to stderr (where a secret in a panic message
-/// could be seen), by one that only notes the location for the crash message.
-fn install_panic_hook() {
-    panic::set_hook(Box::new(|info| {
-        if let Some(loc) = info.location() {
-            if let Ok(mut slot) = PANIC_LOCATION.lock() {
-                *slot = Some(format!("{}:{}", loc.file(), loc.line()));
-            }
-        }
-    }));
-}
-
-/// Runs `module` for `argv` (`argv[1]`: the args file) and returns the JSON object to
-/// print and the exit code. Never panics.
-pub fn execute(module: &Module, argv: &[OsString]) -> (Value, i32) {
-    let mut state = State::default();
-    let result = panic::catch_unwind(AssertUnwindSafe(|| run(module, argv, &mut state)));
-    let mut output = match result {
-        Ok(output) => output,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic with a non-text payload".to_owned());
-            let location = PANIC_LOCATION
-                .lock()
-                .ok()
-                .and_then(|mut l| l.take())
-                .map(|l| format!(" at {l}"))
-                .unwrap_or_default();
-            let mut out = Map::new();
-            out.insert("failed".into(), true.into());
-            out.insert("changed".into(), false.into());
-            out.insert(
-                "msg".into(),
-                format!(
-                    "module crashed: {message}{location}; this is a bug in tabiri.homelab, \
-                     please report it"
-                )
-                .into(),
-            );
-            if let Some(invocation) = state.invocation.take() {
-                out.insert("invocation".into(), invocation);
-            }
-            out
-        }
-    };
-    scrub(&mut output, &state.secrets);
-    let failed = output
-        .get("failed")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    (Value::Object(output), i32::from(failed))
+thread_local! {
+    /// What a crash report may show, kept where the panic hook can reach it.
+    static STATE: RefCell<State> = RefCell::default();
 }
 
 /// What survives a panic: the secrets to scrub and the invocation to show.
@@ -210,6 +166,96 @@ pub fn execute(module: &Module, argv: &[OsString]) -> (Value, i32) {
 struct State {
     secrets: Vec<String>,
     invocation: Option<Value>,
+}
+
+fn update_state(f: impl FnOnce(&mut State)) {
+    STATE.with(|s| f(&mut s.borrow_mut()));
+}
+
+/// Takes this thread's state, leaving an empty one (also when it is borrowed or gone,
+/// which only a panic inside `update_state` could cause).
+fn take_state() -> State {
+    STATE
+        .try_with(|s| s.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
+}
+
+/// Replaces the default hook, which prints to stderr (where a secret in a panic message
+/// could be seen). Where panics unwind it notes the location for [`execute`]'s report;
+/// where they abort nothing would reach [`execute`], so it prints the report and exits.
+fn install_panic_hook() {
+    panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|loc| format!("{}:{}", loc.file(), loc.line()));
+        if cfg!(panic = "abort") {
+            let state = take_state();
+            // Without the module's context (a panic on another thread) the secrets are
+            // unknown, so the panic's own text, which might hold one, is left out.
+            let message = match (&state.invocation, info.payload_as_str()) {
+                (Some(_), Some(text)) => text,
+                (Some(_), None) => "panic with a non-text payload",
+                (None, _) => "panic outside the module's main thread",
+            };
+            let (output, code) = finish(
+                crash_report(message, location, state.invocation),
+                &state.secrets,
+            );
+            print_and_exit(&output, code);
+        }
+        if let Ok(mut slot) = PANIC_LOCATION.lock() {
+            *slot = location;
+        }
+    }));
+}
+
+/// Runs `module` for `argv` (`argv[1]`: the args file) and returns the JSON object to
+/// print and the exit code. Never panics.
+pub fn execute(module: &Module, argv: &[OsString]) -> (Value, i32) {
+    take_state(); // a fresh start for each run on this thread
+    let result = panic::catch_unwind(AssertUnwindSafe(|| run(module, argv)));
+    let state = take_state();
+    let output = match result {
+        Ok(output) => output,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("panic with a non-text payload");
+            let location = PANIC_LOCATION.lock().ok().and_then(|mut l| l.take());
+            crash_report(message, location, state.invocation)
+        }
+    };
+    finish(output, &state.secrets)
+}
+
+/// The failure a panic becomes (its secrets are scrubbed by [`finish`]).
+fn crash_report(
+    message: &str,
+    location: Option<String>,
+    invocation: Option<Value>,
+) -> Map<String, Value> {
+    let location = location.map(|l| format!(" at {l}")).unwrap_or_default();
+    let mut out = failed(format!(
+        "module crashed: {message}{location}; this is a bug in tabiri.homelab, please report it"
+    ));
+    if let Some(invocation) = invocation {
+        out.insert("invocation".into(), invocation);
+    }
+    out
+}
+
+/// Scrubs the secrets from a result and returns it with its exit code.
+fn finish(mut output: Map<String, Value>, secrets: &[String]) -> (Value, i32) {
+    scrub(&mut output, secrets);
+    let failed = output
+        .get("failed")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    (Value::Object(output), i32::from(failed))
 }
 
 fn failed(msg: String) -> Map<String, Value> {
@@ -227,7 +273,7 @@ struct Internal {
     no_log: bool,
 }
 
-fn run(module: &Module, argv: &[OsString], state: &mut State) -> Map<String, Value> {
+fn run(module: &Module, argv: &[OsString]) -> Map<String, Value> {
     let spec = (module.spec)();
     let Some(path) = argv.get(1) else {
         return failed(format!(
@@ -258,8 +304,11 @@ fn run(module: &Module, argv: &[OsString], state: &mut State) -> Map<String, Val
         }
     }
     let (internal, user) = split_internal(raw);
-    state.secrets = args::no_log_values(&spec, &user);
-    state.invocation = Some(invocation(&spec, &user, internal.no_log));
+    let shown = invocation(&spec, &user, internal.no_log);
+    update_state(|state| {
+        state.secrets = args::no_log_values(&spec, &user);
+        state.invocation = Some(shown.clone());
+    });
 
     let checked = args::check(&spec, &user);
     let params = match checked.params {
@@ -269,10 +318,7 @@ fn run(module: &Module, argv: &[OsString], state: &mut State) -> Map<String, Val
             if !checked.warnings.is_empty() {
                 out.insert("warnings".into(), checked.warnings.into());
             }
-            out.insert(
-                "invocation".into(),
-                state.invocation.clone().unwrap_or_default(),
-            );
+            out.insert("invocation".into(), shown);
             return out;
         }
     };
@@ -281,12 +327,13 @@ fn run(module: &Module, argv: &[OsString], state: &mut State) -> Map<String, Val
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    state.invocation = Some(invocation(&spec, &shown_args, internal.no_log));
+    let shown = invocation(&spec, &shown_args, internal.no_log);
+    update_state(|state| state.invocation = Some(shown.clone()));
 
     let mut ctx = Ctx::new(params, internal.check_mode, internal.diff);
     ctx.warnings = checked.warnings;
     let result = (module.run)(&mut ctx);
-    state.secrets.append(&mut ctx.secrets);
+    update_state(|state| state.secrets.append(&mut ctx.secrets));
 
     let (mut out, diff, values) = match result {
         Ok(o) => {
@@ -317,10 +364,7 @@ fn run(module: &Module, argv: &[OsString], state: &mut State) -> Map<String, Val
         // The fixed keys win over a return value of the same name.
         out.entry(k).or_insert(v);
     }
-    out.insert(
-        "invocation".into(),
-        state.invocation.clone().unwrap_or_default(),
-    );
+    out.insert("invocation".into(), shown);
     out
 }
 
