@@ -2,8 +2,10 @@
 //! (DESIGN principle 2: one definition per capability). Terraform-only facts (computed
 //! attributes, requires-replace) are added here as annotations.
 
+use lab::validation::{FieldError, PathSegment};
 use serde_json::Value as Json;
 use tfplugin::cty::{Type, Value};
+use tfplugin::diag::Diagnostics;
 use tfplugin::schema::{Attribute, Block, Nesting};
 use tfplugin::serde_bridge;
 
@@ -270,6 +272,131 @@ pub fn unknowns_to_null(value: &Value) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// Validates a configuration or plan that may still hold unknown values: unknowns are
+/// replaced by placeholders of their type, the capability's `validate` runs, and only the
+/// errors about known values are kept. So bad input is reported at plan (with its attribute
+/// path) even when other attributes come from resources not created yet. `report` turns
+/// the remaining errors into diagnostics.
+pub fn validate_known<T, F>(
+    summary: &str,
+    value: &Value,
+    ty: &Type,
+    skip: &[&str],
+    validate: F,
+    report: fn(&str, &[FieldError]) -> Diagnostics,
+) -> Diagnostics
+where
+    T: serde::de::DeserializeOwned,
+    F: FnOnce(&T) -> Vec<FieldError>,
+{
+    let mut unknown = Vec::new();
+    let filled = fill_unknown(value, ty, &mut Vec::new(), &mut unknown);
+    let parsed: T = match args_from(&filled, skip) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return if value.is_known() {
+                tfplugin::diag::Diagnostic::error(
+                    summary,
+                    format!("cannot read the arguments: {e}"),
+                )
+                .into()
+            } else {
+                Diagnostics::new()
+            }
+        }
+    };
+    let errors: Vec<FieldError> = validate(&parsed)
+        .into_iter()
+        .filter(|e| {
+            !unknown
+                .iter()
+                .any(|u| e.path.starts_with(u) || u.starts_with(&e.path))
+        })
+        .collect();
+    report(summary, &errors)
+}
+
+/// A copy of `value` with every unknown replaced by a placeholder of its type; the paths
+/// of the replaced values go to `unknown`.
+fn fill_unknown(
+    value: &Value,
+    ty: &Type,
+    path: &mut Vec<PathSegment>,
+    unknown: &mut Vec<Vec<PathSegment>>,
+) -> Value {
+    if value.is_unknown() {
+        unknown.push(path.clone());
+        return placeholder(ty);
+    }
+    match (value, ty) {
+        (Value::Object(fields), Type::Object(types)) => Value::Object(
+            fields
+                .iter()
+                .map(|(name, v)| {
+                    let t = types.get(name).cloned().unwrap_or(Type::Dynamic);
+                    path.push(PathSegment::Field(name.clone()));
+                    let filled = fill_unknown(v, &t, path, unknown);
+                    path.pop();
+                    (name.clone(), filled)
+                })
+                .collect(),
+        ),
+        (Value::List(items), Type::List(t)) | (Value::Set(items), Type::Set(t)) => {
+            let filled = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    path.push(PathSegment::Index(i));
+                    let filled = fill_unknown(v, t, path, unknown);
+                    path.pop();
+                    filled
+                })
+                .collect();
+            if matches!(value, Value::Set(_)) {
+                // Set elements have no stable path: a set with unknowns counts as unknown.
+                if !value.is_known() {
+                    unknown.push(path.clone());
+                }
+                Value::Set(filled)
+            } else {
+                Value::List(filled)
+            }
+        }
+        (Value::Map(entries), Type::Map(t)) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    path.push(PathSegment::Key(k.clone()));
+                    let filled = fill_unknown(v, t, path, unknown);
+                    path.pop();
+                    (k.clone(), filled)
+                })
+                .collect(),
+        ),
+        _ => value.clone(),
+    }
+}
+
+fn placeholder(ty: &Type) -> Value {
+    match ty {
+        Type::String => Value::String(String::new()),
+        // One, not zero: counts and sizes are valid with it, so a placeholder does not
+        // trip a check on a neighbouring known value.
+        Type::Number => Value::Number("1".parse().expect("one")),
+        Type::Bool => Value::Bool(false),
+        Type::List(_) => Value::List(Vec::new()),
+        Type::Set(_) => Value::Set(Vec::new()),
+        Type::Map(_) => Value::Map(Default::default()),
+        Type::Object(types) => Value::Object(
+            types
+                .iter()
+                .map(|(k, t)| (k.clone(), placeholder(t)))
+                .collect(),
+        ),
+        _ => Value::Null,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod data_sources;
 pub mod derive;
 pub mod docs;
 pub mod resources;
+pub mod timeouts;
 
 use std::sync::Arc;
 

@@ -37,6 +37,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod docker_logging;
+pub mod duration;
 pub mod error;
 pub mod file_plan;
 pub mod files;

@@ -4,17 +4,17 @@
 //! that still hold unknown values.
 
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
 
 use lab::aws::{Aws, AwsConfig, AwsError};
 use lab::validation::{FieldError, PathSegment};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
-use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
+use tfplugin::schema::{Block, NestedBlock, Nesting};
 use tfplugin::serde_bridge;
 
 use crate::derive::{self, Annotations};
+use crate::timeouts;
 
 /// The block's name in `provider "homelab" { ... }`.
 pub const BLOCK: &str = "aws";
@@ -171,99 +171,15 @@ pub fn error(summary: &str, error: AwsError) -> Diagnostics {
     Diagnostic::error(summary, error.to_string()).into()
 }
 
-/// A `timeouts` block like hashicorp/aws's: one optional duration per operation.
+/// The `timeouts` block of AWS resources.
 pub fn timeouts_block(operations: &[(&str, &str)]) -> NestedBlock {
-    let mut block =
-        Block::new("How long operations may take, as Go durations (`30s`, `10m`, `1h30m`).");
-    for (operation, default) in operations {
-        block = block.attribute(
-            Attribute::optional(operation, Type::String)
-                .description(format!("Defaults to `{default}`.")),
-        );
-    }
-    NestedBlock {
-        type_name: "timeouts".into(),
-        block,
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+    timeouts::block(
+        "How long operations may take, as durations (`30s`, `10m`, `1h30m`).",
+        operations,
+    )
 }
 
-/// Parses a Go-style duration: `90s`, `10m`, `1h30m`, `1.5h`, `500ms`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration like \"30s\", \"10m\" or \"1h30m\"");
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if number_len == 0 {
-            return Err(bad());
-        }
-        let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += number * seconds;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
-/// The timeout for `operation` from a resource value's `timeouts` block, or the default.
-pub fn timeout(value: &Value, operation: &str, default: Duration) -> Result<Duration, Diagnostics> {
-    let Some(text) = value
-        .get_attr("timeouts")
-        .and_then(|t| t.get_attr(operation))
-        .and_then(Value::as_str)
-    else {
-        return Ok(default);
-    };
-    parse_duration(text).map_err(|e| {
-        Diagnostic::error("Invalid timeout", format!("timeouts.{operation}: {e}"))
-            .at(AttrPath::attr("timeouts").then_attr(operation))
-            .into()
-    })
-}
-
-/// Checks the `timeouts` block's durations.
-pub fn validate_timeouts(value: &Value) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    if let Some(Value::Object(fields)) = value.get_attr("timeouts") {
-        for (operation, v) in fields {
-            if let Some(text) = v.as_str() {
-                if let Err(e) = parse_duration(text) {
-                    diags.push(
-                        Diagnostic::error("Invalid timeout", format!("timeouts.{operation}: {e}"))
-                            .at(AttrPath::attr("timeouts").then_attr(operation.clone())),
-                    );
-                }
-            }
-        }
-    }
-    diags
-}
-
-/// Validates a configuration or plan that may still hold unknown values: unknowns are
-/// replaced by placeholders of their type, the capability's `validate` runs, and only the
-/// errors about known values are kept. So bad input is reported at plan (with its attribute
-/// path) even when other attributes come from resources not created yet.
+/// [`derive::validate_known`] with diagnostics at the full attribute path.
 pub fn validate_known<T, F>(
     summary: &str,
     value: &Value,
@@ -275,106 +191,14 @@ where
     T: serde::de::DeserializeOwned,
     F: FnOnce(&T) -> Vec<FieldError>,
 {
-    let mut unknown = Vec::new();
-    let filled = fill_unknown(value, ty, &mut Vec::new(), &mut unknown);
-    let parsed: T = match args_from(&filled, skip) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return if value.is_known() {
-                Diagnostic::error(summary, format!("cannot read the arguments: {e}")).into()
-            } else {
-                Diagnostics::new()
-            }
-        }
-    };
-    let errors: Vec<FieldError> = validate(&parsed)
-        .into_iter()
-        .filter(|e| {
-            !unknown
-                .iter()
-                .any(|u| e.path.starts_with(u) || u.starts_with(&e.path))
-        })
-        .collect();
-    derive::field_error_diagnostics(summary, &errors)
-}
-
-/// A copy of `value` with every unknown replaced by a placeholder of its type; the paths
-/// of the replaced values go to `unknown`.
-fn fill_unknown(
-    value: &Value,
-    ty: &Type,
-    path: &mut Vec<PathSegment>,
-    unknown: &mut Vec<Vec<PathSegment>>,
-) -> Value {
-    if value.is_unknown() {
-        unknown.push(path.clone());
-        return placeholder(ty);
-    }
-    match (value, ty) {
-        (Value::Object(fields), Type::Object(types)) => Value::Object(
-            fields
-                .iter()
-                .map(|(name, v)| {
-                    let t = types.get(name).cloned().unwrap_or(Type::Dynamic);
-                    path.push(PathSegment::Field(name.clone()));
-                    let filled = fill_unknown(v, &t, path, unknown);
-                    path.pop();
-                    (name.clone(), filled)
-                })
-                .collect(),
-        ),
-        (Value::List(items), Type::List(t)) | (Value::Set(items), Type::Set(t)) => {
-            let filled = items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    path.push(PathSegment::Index(i));
-                    let filled = fill_unknown(v, t, path, unknown);
-                    path.pop();
-                    filled
-                })
-                .collect();
-            if matches!(value, Value::Set(_)) {
-                // Set elements have no stable path: a set with unknowns counts as unknown.
-                if !value.is_known() {
-                    unknown.push(path.clone());
-                }
-                Value::Set(filled)
-            } else {
-                Value::List(filled)
-            }
-        }
-        (Value::Map(entries), Type::Map(t)) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    path.push(PathSegment::Key(k.clone()));
-                    let filled = fill_unknown(v, t, path, unknown);
-                    path.pop();
-                    (k.clone(), filled)
-                })
-                .collect(),
-        ),
-        _ => value.clone(),
-    }
-}
-
-fn placeholder(ty: &Type) -> Value {
-    match ty {
-        Type::String => Value::String(String::new()),
-        Type::Number => Value::Number("0".parse().expect("zero")),
-        Type::Bool => Value::Bool(false),
-        Type::List(_) => Value::List(Vec::new()),
-        Type::Set(_) => Value::Set(Vec::new()),
-        Type::Map(_) => Value::Map(Default::default()),
-        Type::Object(types) => Value::Object(
-            types
-                .iter()
-                .map(|(k, t)| (k.clone(), placeholder(t)))
-                .collect(),
-        ),
-        _ => Value::Null,
-    }
+    derive::validate_known(
+        summary,
+        value,
+        ty,
+        skip,
+        validate,
+        derive::field_error_diagnostics,
+    )
 }
 
 /// Builds a state value from a capability's JSON plus computed attributes, keeping the
@@ -412,17 +236,6 @@ pub fn mark_computed(block: &mut Block, names: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_like_go() {
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("ten minutes").is_err());
-        assert!(parse_duration("").is_err());
-    }
 
     #[test]
     fn provider_block_marks_secret_key_sensitive() {

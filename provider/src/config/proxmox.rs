@@ -39,8 +39,10 @@ enum Configured {
 #[derive(Default)]
 pub struct ProxmoxSlot(RwLock<Option<Configured>>);
 
+use crate::derive;
 /// The `proxmox` block's schema.
 pub use crate::derive::{args_from, unknowns_to_null};
+use crate::timeouts;
 
 pub fn block() -> NestedBlock {
     let attribute =
@@ -391,26 +393,14 @@ pub fn field_errors(summary: &str, errors: &[FieldError]) -> Diagnostics {
     diags
 }
 
-/// A `timeouts` block: one optional duration per operation.
+/// The `timeouts` block of Proxmox resources.
 pub fn timeouts_block(operations: &[(&str, &str)]) -> NestedBlock {
-    let mut block = Block::new(
+    timeouts::block(
         "How long each operation may take, as durations (`30s`, `10m`, `1h30m`). Waits for \
          config locks, tasks and the guest agent all end within them, with an error naming \
          the timeout.",
-    );
-    for (operation, default) in operations {
-        block = block.attribute(
-            Attribute::optional(operation, Type::String)
-                .description(format!("Defaults to `{default}`.")),
-        );
-    }
-    NestedBlock {
-        type_name: "timeouts".into(),
-        block,
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+        operations,
+    )
 }
 
 /// The deadline for `operation` from a resource value's `timeouts` block, or the default.
@@ -419,44 +409,11 @@ pub fn deadline(
     operation: &str,
     default: Duration,
 ) -> Result<Deadline, Diagnostics> {
-    let name = format!("timeouts.{operation}");
-    let Some(text) = value
-        .get_attr("timeouts")
-        .and_then(|t| t.get_attr(operation))
-        .and_then(Value::as_str)
-    else {
-        return Ok(Deadline::after(default, name));
-    };
-    lab::proxmox::wait::parse_setting(text)
-        .map(|d| Deadline::after(d, name.clone()))
-        .map_err(|e| {
-            Diagnostic::error("Invalid timeout", format!("{name}: {e}"))
-                .at(AttrPath::attr("timeouts").then_attr(operation))
-                .into()
-        })
+    let length = timeouts::get(value, operation, default)?;
+    Ok(Deadline::after(length, format!("timeouts.{operation}")))
 }
 
-/// Checks the `timeouts` block's durations.
-pub fn validate_timeouts(value: &Value) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    if let Some(Value::Object(fields)) = value.get_attr("timeouts") {
-        for (operation, v) in fields {
-            if let Some(text) = v.as_str() {
-                if let Err(e) = lab::proxmox::wait::parse_setting(text) {
-                    diags.push(
-                        Diagnostic::error("Invalid timeout", format!("timeouts.{operation}: {e}"))
-                            .at(AttrPath::attr("timeouts").then_attr(operation.clone())),
-                    );
-                }
-            }
-        }
-    }
-    diags
-}
-
-/// Validates a value that may hold unknowns: unknowns become placeholders, `validate` runs,
-/// and only errors about known values are kept, so bad input is reported at plan with its
-/// attribute path even while other attributes wait for resources not created yet.
+/// [`derive::validate_known`] with diagnostics at the top-level attribute ([`field_errors`]).
 pub fn validate_known<T, F>(
     summary: &str,
     value: &Value,
@@ -468,92 +425,7 @@ where
     T: serde::de::DeserializeOwned,
     F: FnOnce(&T) -> Vec<FieldError>,
 {
-    let mut unknown = Vec::new();
-    let filled = fill_unknown(value, ty, &mut Vec::new(), &mut unknown);
-    let parsed: T = match args_from(&filled, skip) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return if value.is_known() {
-                Diagnostic::error(summary, format!("cannot read the arguments: {e}")).into()
-            } else {
-                Diagnostics::new()
-            }
-        }
-    };
-    let errors: Vec<FieldError> = validate(&parsed)
-        .into_iter()
-        .filter(|e| {
-            !unknown
-                .iter()
-                .any(|u: &Vec<PathSegment>| e.path.starts_with(u) || u.starts_with(&e.path))
-        })
-        .collect();
-    field_errors(summary, &errors)
-}
-
-fn fill_unknown(
-    value: &Value,
-    ty: &Type,
-    path: &mut Vec<PathSegment>,
-    unknown: &mut Vec<Vec<PathSegment>>,
-) -> Value {
-    if value.is_unknown() {
-        unknown.push(path.clone());
-        return placeholder(ty);
-    }
-    match (value, ty) {
-        (Value::Object(fields), Type::Object(types)) => Value::Object(
-            fields
-                .iter()
-                .map(|(name, v)| {
-                    let t = types.get(name).cloned().unwrap_or(Type::Dynamic);
-                    path.push(PathSegment::Field(name.clone()));
-                    let filled = fill_unknown(v, &t, path, unknown);
-                    path.pop();
-                    (name.clone(), filled)
-                })
-                .collect(),
-        ),
-        (Value::List(items), Type::List(t)) | (Value::Set(items), Type::Set(t)) => {
-            let filled = items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    path.push(PathSegment::Index(i));
-                    let filled = fill_unknown(v, t, path, unknown);
-                    path.pop();
-                    filled
-                })
-                .collect();
-            if matches!(value, Value::Set(_)) {
-                if !value.is_known() {
-                    unknown.push(path.clone());
-                }
-                Value::Set(filled)
-            } else {
-                Value::List(filled)
-            }
-        }
-        _ => value.clone(),
-    }
-}
-
-fn placeholder(ty: &Type) -> Value {
-    match ty {
-        Type::String => Value::String(String::new()),
-        Type::Number => Value::Number("1".parse().expect("one")),
-        Type::Bool => Value::Bool(false),
-        Type::List(_) => Value::List(Vec::new()),
-        Type::Set(_) => Value::Set(Vec::new()),
-        Type::Map(_) => Value::Map(Default::default()),
-        Type::Object(types) => Value::Object(
-            types
-                .iter()
-                .map(|(k, t)| (k.clone(), placeholder(t)))
-                .collect(),
-        ),
-        _ => Value::Null,
-    }
+    derive::validate_known(summary, value, ty, skip, validate, field_errors)
 }
 
 /// `planned` with every unknown replaced by the value at the same place in `actual` (or
@@ -629,6 +501,51 @@ pub async fn cancellable<T>(
             "Interrupted",
             format!("Terraform stopped the provider while {what}; Proxmox may still finish the task it was running. Run apply again to converge."),
         ).into()),
+    }
+}
+
+/// The VMID a guest resource's state records (none before the guest exists).
+pub fn vmid_of(value: &Value) -> Option<u32> {
+    let vmid = value.get_attr("vm_id").and_then(Value::as_i64)?;
+    u32::try_from(vmid).ok()
+}
+
+/// The node and VMID a guest resource's state records (none before the guest exists).
+pub fn guest_location(value: &Value) -> Option<(&str, u32)> {
+    Some((
+        value.get_attr("node").and_then(Value::as_str)?,
+        vmid_of(value)?,
+    ))
+}
+
+/// The `delete` of a guest resource: `delete` (lab's, for the kind of guest `what` names:
+/// "VM", "container") bounded by `timeouts.delete` and cancellable by Terraform. A state
+/// that records no guest has nothing to delete.
+pub async fn delete_guest(
+    request: &tfplugin::provider::ApplyRequest<'_>,
+    client: &Client,
+    what: &str,
+    default_timeout: Duration,
+    delete: impl AsyncFnOnce(&Client, &str, u32, &Deadline) -> Result<(), ProxmoxError>,
+) -> Diagnostics {
+    let Some((node, vmid)) = guest_location(request.prior) else {
+        return Diagnostics::new();
+    };
+    let deadline = match deadline(request.prior, "delete", default_timeout) {
+        Ok(d) => d,
+        Err(d) => return d,
+    };
+    let deleting = format!("deleting the {what}");
+    match cancellable(
+        request.ctx,
+        &deleting,
+        delete(client, node, vmid, &deadline),
+    )
+    .await
+    {
+        Ok(Ok(())) => Diagnostics::new(),
+        Ok(Err(e)) => error(&format!("Cannot delete the Proxmox {what}"), &e, &|_| None),
+        Err(d) => d,
     }
 }
 

@@ -17,6 +17,7 @@ use tfplugin::schema::{Attribute, Schema};
 use crate::config::aws::{self as aws_config, validate_known};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
+use crate::timeouts;
 
 pub const TYPE_NAME: &str = "homelab_aws_instance";
 /// Attributes Terraform adds to the capability's arguments.
@@ -192,7 +193,7 @@ impl Resource for AwsInstanceResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = aws_config::validate_timeouts(config);
+        let mut diags = timeouts::validate(config);
         diags.extend(validate_known(
             SUMMARY,
             config,
@@ -214,7 +215,7 @@ impl Resource for AwsInstanceResource {
             COMPUTED,
             Instance::validate,
         );
-        diags.extend(aws_config::validate_timeouts(change.config));
+        diags.extend(timeouts::validate(change.config));
         if diags.has_errors() {
             return diags;
         }
@@ -259,7 +260,7 @@ impl Resource for AwsInstanceResource {
         if !errors.is_empty() {
             return Outcome::failed(derive::field_error_diagnostics(SUMMARY, &errors));
         }
-        let timeout = match aws_config::timeout(request.config, "create", CREATE_TIMEOUT) {
+        let timeout = match timeouts::get(request.config, "create", CREATE_TIMEOUT) {
             Ok(t) => t,
             Err(diags) => return Outcome::failed(diags),
         };
@@ -324,7 +325,7 @@ impl Resource for AwsInstanceResource {
                 Diagnostic::error("Cannot update the EC2 instance", "no ID in state").into(),
             );
         };
-        let timeout = match aws_config::timeout(request.config, "update", UPDATE_TIMEOUT) {
+        let timeout = match timeouts::get(request.config, "update", UPDATE_TIMEOUT) {
             Ok(t) => t,
             Err(diags) => return Outcome::failed(diags),
         };
@@ -373,7 +374,7 @@ impl Resource for AwsInstanceResource {
         let Some(id) = request.prior.get_attr("id").and_then(Value::as_str) else {
             return Diagnostics::new();
         };
-        let timeout = match aws_config::timeout(request.prior, "delete", DELETE_TIMEOUT) {
+        let timeout = match timeouts::get(request.prior, "delete", DELETE_TIMEOUT) {
             Ok(t) => t,
             Err(diags) => return diags,
         };

@@ -14,6 +14,7 @@ use tfplugin::schema::{Attribute, Schema};
 use crate::config::aws::{self as aws_config, validate_known};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
+use crate::timeouts;
 
 pub const TYPE_NAME: &str = "homelab_aws_security_group";
 /// Attributes Terraform adds to the capability's arguments.
@@ -155,7 +156,7 @@ impl Resource for AwsSecurityGroupResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = aws_config::validate_timeouts(config);
+        let mut diags = timeouts::validate(config);
         diags.extend(validate_known(
             SUMMARY,
             config,
@@ -177,7 +178,7 @@ impl Resource for AwsSecurityGroupResource {
             COMPUTED,
             SecurityGroup::validate,
         );
-        diags.extend(aws_config::validate_timeouts(change.config));
+        diags.extend(timeouts::validate(change.config));
         diags
     }
 
@@ -233,7 +234,7 @@ impl Resource for AwsSecurityGroupResource {
         let Some(id) = request.prior.get_attr("id").and_then(Value::as_str) else {
             return Diagnostics::new();
         };
-        let timeout = match aws_config::timeout(request.prior, "delete", DELETE_TIMEOUT) {
+        let timeout = match timeouts::get(request.prior, "delete", DELETE_TIMEOUT) {
             Ok(t) => t,
             Err(diags) => return diags,
         };

@@ -18,6 +18,7 @@ use super::proxmox_vm::{attribute_mut, parse_import_id};
 use crate::config::proxmox::{self as pve, args_from, fill_from, unknowns_to_null, validate_known};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
+use crate::timeouts;
 
 pub const TYPE_NAME: &str = "homelab_proxmox_lxc";
 const SUMMARY: &str = "Invalid Proxmox container";
@@ -95,13 +96,6 @@ fn spec_from(value: &Value) -> Result<Container, Diagnostics> {
     // Values Proxmox fills in (unknown while planning a create) count as left out.
     args_from(&unknowns_to_null(value), EXTRA)
         .map_err(|e| Diagnostic::error(SUMMARY, format!("cannot read the arguments: {e}")).into())
-}
-
-fn vmid_of(value: &Value) -> Option<u32> {
-    value
-        .get_attr("vm_id")
-        .and_then(Value::as_i64)
-        .map(|v| v as u32)
 }
 
 fn state_from(actual: &ContainerActual, keep: &Value) -> Result<Value, Diagnostics> {
@@ -208,7 +202,7 @@ impl Resource for ProxmoxLxcResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = pve::validate_timeouts(config);
+        let mut diags = timeouts::validate(config);
         diags.extend(validate_known::<Container, _>(
             SUMMARY,
             config,
@@ -221,7 +215,7 @@ impl Resource for ProxmoxLxcResource {
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         let creating = change.prior.is_null();
-        let mut diags = pve::validate_timeouts(change.config);
+        let mut diags = timeouts::validate(change.config);
         diags.extend(validate_known::<Container, _>(
             SUMMARY,
             change.config,
@@ -371,7 +365,7 @@ impl Resource for ProxmoxLxcResource {
             Ok(d) => d,
             Err(d) => return Outcome::failed(d),
         };
-        let Some(vmid) = vmid_of(request.prior) else {
+        let Some(vmid) = pve::vmid_of(request.prior) else {
             return Outcome::failed(
                 Diagnostic::error("Cannot update the Proxmox container", "no vm_id in state")
                     .into(),
@@ -415,29 +409,10 @@ impl Resource for ProxmoxLxcResource {
     }
 
     async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
-        let client = match self.client() {
-            Ok(c) => c,
-            Err(d) => return d,
-        };
-        let (Some(vmid), Some(node)) = (
-            vmid_of(request.prior),
-            request.prior.get_attr("node").and_then(Value::as_str),
-        ) else {
-            return Diagnostics::new();
-        };
-        let deadline = match pve::deadline(request.prior, "delete", DELETE_TIMEOUT) {
-            Ok(d) => d,
-            Err(d) => return d,
-        };
-        match pve::cancellable(
-            request.ctx,
-            "deleting the container",
-            lxc::delete(&client, node, vmid, &deadline),
-        )
-        .await
-        {
-            Ok(Ok(())) => Diagnostics::new(),
-            Ok(Err(e)) => pve::error("Cannot delete the Proxmox container", &e, &|_| None),
+        match self.client() {
+            Ok(client) => {
+                pve::delete_guest(&request, &client, "container", DELETE_TIMEOUT, lxc::delete).await
+            }
             Err(d) => d,
         }
     }
@@ -453,10 +428,7 @@ impl Resource for ProxmoxLxcResource {
                 }
             }
         };
-        let (Some(vmid), Some(node)) = (
-            vmid_of(state),
-            state.get_attr("node").and_then(Value::as_str),
-        ) else {
+        let Some((node, vmid)) = pve::guest_location(state) else {
             return Outcome::ok(Value::Null);
         };
         let prior: Container = match args_from(&with_placeholders(state), EXTRA) {

@@ -18,6 +18,7 @@ use tfplugin::serde_bridge;
 use crate::config::proxmox::{self as pve, args_from, fill_from, unknowns_to_null, validate_known};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
+use crate::timeouts;
 
 pub const TYPE_NAME: &str = "homelab_proxmox_vm";
 const SUMMARY: &str = "Invalid Proxmox VM";
@@ -116,13 +117,6 @@ fn spec_from(value: &Value) -> Result<Vm, Diagnostics> {
     // Values Proxmox fills in (unknown while planning a create) count as left out.
     args_from(&unknowns_to_null(value), EXTRA)
         .map_err(|e| Diagnostic::error(SUMMARY, format!("cannot read the arguments: {e}")).into())
-}
-
-fn vmid_of(value: &Value) -> Option<u32> {
-    value
-        .get_attr("vm_id")
-        .and_then(Value::as_i64)
-        .map(|v| v as u32)
 }
 
 /// The state for a VM as read, keeping `timeouts` from `keep`.
@@ -270,7 +264,7 @@ impl Resource for ProxmoxVmResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = pve::validate_timeouts(config);
+        let mut diags = timeouts::validate(config);
         diags.extend(validate_known::<Vm, _>(
             SUMMARY,
             config,
@@ -284,7 +278,7 @@ impl Resource for ProxmoxVmResource {
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         let creating = change.prior.is_null();
         // The configuration, not the plan: attributes Proxmox fills are checked as given.
-        let mut diags = pve::validate_timeouts(change.config);
+        let mut diags = timeouts::validate(change.config);
         diags.extend(validate_known::<Vm, _>(
             SUMMARY,
             change.config,
@@ -456,7 +450,7 @@ impl Resource for ProxmoxVmResource {
             Ok(d) => d,
             Err(d) => return Outcome::failed(d),
         };
-        let Some(vmid) = vmid_of(request.prior) else {
+        let Some(vmid) = pve::vmid_of(request.prior) else {
             return Outcome::failed(
                 Diagnostic::error("Cannot update the Proxmox VM", "no vm_id in state").into(),
             );
@@ -516,29 +510,10 @@ impl Resource for ProxmoxVmResource {
     }
 
     async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
-        let client = match self.client() {
-            Ok(c) => c,
-            Err(d) => return d,
-        };
-        let (Some(vmid), Some(node)) = (
-            vmid_of(request.prior),
-            request.prior.get_attr("node").and_then(Value::as_str),
-        ) else {
-            return Diagnostics::new();
-        };
-        let deadline = match pve::deadline(request.prior, "delete", DELETE_TIMEOUT) {
-            Ok(d) => d,
-            Err(d) => return d,
-        };
-        match pve::cancellable(
-            request.ctx,
-            "deleting the VM",
-            vm::delete(&client, node, vmid, &deadline),
-        )
-        .await
-        {
-            Ok(Ok(())) => Diagnostics::new(),
-            Ok(Err(e)) => pve::error("Cannot delete the Proxmox VM", &e, &|_| None),
+        match self.client() {
+            Ok(client) => {
+                pve::delete_guest(&request, &client, "VM", DELETE_TIMEOUT, vm::delete).await
+            }
             Err(d) => d,
         }
     }
@@ -554,10 +529,7 @@ impl Resource for ProxmoxVmResource {
                 }
             }
         };
-        let (Some(vmid), Some(node)) = (
-            vmid_of(state),
-            state.get_attr("node").and_then(Value::as_str),
-        ) else {
+        let Some((node, vmid)) = pve::guest_location(state) else {
             return Outcome::ok(Value::Null);
         };
         let prior = match spec_from(state) {

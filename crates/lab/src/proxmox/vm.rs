@@ -431,7 +431,7 @@ impl Vm {
                 "at most 8192 bytes".to_string(),
             ));
         }
-        if let Err(e) = super::wait::parse_setting(&self.agent.timeout) {
+        if let Err(e) = crate::duration::parse(&self.agent.timeout) {
             errors.push(FieldError::new(vec![field("agent"), field("timeout")], e));
         }
         if self.agent.wait_for_ip && !self.agent.enabled {
@@ -451,7 +451,7 @@ impl Vm {
 
     /// The agent wait, parsed (validate first).
     pub fn agent_timeout(&self) -> Duration {
-        super::wait::parse_setting(&self.agent.timeout).unwrap_or(Duration::from_secs(300))
+        crate::duration::parse(&self.agent.timeout).unwrap_or(Duration::from_secs(300))
     }
 }
 

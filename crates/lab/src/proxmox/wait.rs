@@ -62,7 +62,7 @@ impl Deadline {
     pub fn timeout(&self, what: impl Into<String>, last_seen: impl Into<String>) -> ProxmoxError {
         ProxmoxError::Timeout {
             what: what.into(),
-            timeout_name: format!("{} = {}", self.name, format_setting(self.length)),
+            timeout_name: format!("{} = {}", self.name, crate::duration::format(self.length)),
             waited: self.elapsed(),
             last_seen: last_seen.into(),
         }
@@ -98,81 +98,9 @@ impl Backoff {
     }
 }
 
-/// A duration the way the settings spell them: `90s`, `5m`, `1h30m`.
-pub fn format_setting(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
-
-/// Parses a duration setting: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
-/// (Terraform's `timeouts` spelling: `30s`, `10m`, `1h30m`).
-pub fn parse_setting(text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!(
-            "{text:?} is not a duration: write a number and a unit (ms, s, m, h), e.g. \"90s\", \"10m\" or \"1h30m\""
-        )
-    };
-    let text_trimmed = text.trim();
-    if text_trimmed.is_empty() {
-        return Err(bad());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text_trimmed;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let secs = match unit {
-            "ms" => number / 1000.0,
-            "s" => number,
-            "m" => number * 60.0,
-            "h" => number * 3600.0,
-            _ => return Err(bad()),
-        };
-        total += Duration::from_secs_f64(secs);
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_and_formats_settings() {
-        assert_eq!(parse_setting("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_setting("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_setting("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_setting("10").is_err());
-        assert!(parse_setting("ten minutes").is_err());
-        assert!(parse_setting("").is_err());
-        assert_eq!(format_setting(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_setting(Duration::from_secs(30)), "30s");
-    }
 
     #[test]
     fn timeouts_name_the_setting() {
