@@ -201,6 +201,24 @@ where
     )
 }
 
+/// Reads a configuration into `T` and checks it, for the read of a data source (whose
+/// validate let unknown values pass).
+pub fn checked_args<T: serde::de::DeserializeOwned>(
+    summary: &str,
+    config: &Value,
+    skip: &[&str],
+    validate: fn(&T) -> Vec<FieldError>,
+) -> Result<T, Diagnostics> {
+    let args: T =
+        args_from(config, skip).map_err(|e| Diagnostics::from(Diagnostic::error(summary, e)))?;
+    let errors = validate(&args);
+    if errors.is_empty() {
+        Ok(args)
+    } else {
+        Err(derive::field_error_diagnostics(summary, &errors))
+    }
+}
+
 /// Builds a state value from a capability's JSON plus computed attributes, keeping the
 /// `timeouts` block from `keep_from` (configuration or prior state).
 pub fn state_value(

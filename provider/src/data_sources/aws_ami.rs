@@ -92,14 +92,11 @@ impl DataSource for AwsAmiDataSource {
             Ok(aws) => aws,
             Err(diags) => return Outcome::failed(diags),
         };
-        let lookup: AmiLookup = match aws_config::args_from(config, COMPUTED) {
+        let lookup = match aws_config::checked_args(SUMMARY, config, COMPUTED, AmiLookup::validate)
+        {
             Ok(lookup) => lookup,
-            Err(e) => return Outcome::failed(Diagnostic::error(SUMMARY, e).into()),
+            Err(diags) => return Outcome::failed(diags),
         };
-        let errors = lookup.validate();
-        if !errors.is_empty() {
-            return Outcome::failed(derive::field_error_diagnostics(SUMMARY, &errors));
-        }
         let found = match ami::lookup(&aws, &lookup).await {
             Ok(found) => found,
             Err(e) => return Outcome::failed(aws_config::error("Cannot find the AMI", e)),

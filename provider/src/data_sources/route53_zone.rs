@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use lab::aws::route53::{self as r53, ZoneLookup};
 use tfplugin::cty::{Type, Value};
-use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::diag::Diagnostics;
 use tfplugin::provider::{Ctx, DataSource, Outcome};
 use tfplugin::schema::{Attribute, Schema};
 
@@ -80,14 +80,11 @@ impl DataSource for Route53ZoneDataSource {
             Ok(aws) => aws,
             Err(diags) => return Outcome::failed(diags),
         };
-        let lookup: ZoneLookup = match aws_config::args_from(config, COMPUTED) {
+        let lookup = match aws_config::checked_args(SUMMARY, config, COMPUTED, ZoneLookup::validate)
+        {
             Ok(lookup) => lookup,
-            Err(e) => return Outcome::failed(Diagnostic::error(SUMMARY, e).into()),
+            Err(diags) => return Outcome::failed(diags),
         };
-        let errors = lookup.validate();
-        if !errors.is_empty() {
-            return Outcome::failed(derive::field_error_diagnostics(SUMMARY, &errors));
-        }
         let zone = match r53::find_zone(&aws, &lookup.name, lookup.private_zone).await {
             Ok(zone) => zone,
             Err(e) => return Outcome::failed(aws_config::error("Cannot find the hosted zone", e)),
