@@ -92,6 +92,31 @@ impl Workspace {
         }
     }
 
+    /// A workspace that can also `terraform init` hashicorp/null 2.1.2 from the filesystem
+    /// mirror `scripts/setup.sh` fills (`TF_NULL_PROVIDER_MIRROR`): the Go peer for benches.
+    pub fn with_null_provider() -> Self {
+        let ws = Self::new();
+        let mirror = std::env::var("TF_NULL_PROVIDER_MIRROR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join(".tools/tf-mirror"));
+        assert!(
+            mirror.join("registry.terraform.io/hashicorp/null").is_dir(),
+            "no hashicorp/null in {}: run scripts/setup.sh core",
+            mirror.display()
+        );
+        std::fs::write(
+            &ws.cli_config,
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"tabiri/homelab\" = \"{}\"\n  }}\n  \
+                 filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"hashicorp/null\"]\n  }}\n}}\n",
+                provider_dir().display(),
+                mirror.display()
+            ),
+        )
+        .expect("write CLI config");
+        ws
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -5,8 +5,9 @@
 //! issue's targets: at most 2 requests per VM (the cluster's resource list is read once
 //! and shared by every VM's refresh) and a wall time within 1.5x of
 //! `requests x latency / 10` (Terraform refreshes 10 resources at a time). Terraform's own
-//! work (start, state, graph, plan of 100 resources) is measured too, with no latency, and
-//! shown apart, so the network part can be compared with the formula on its own.
+//! work (start, state, graph, plan of 100 resources) is measured too: the same plan with no
+//! latency, and a plan of as many resources of the Go peer hashicorp/null 2.1.2, so the
+//! part the network adds can be compared with the formula on its own.
 //!
 //! Options: `--vms N` (100), `--latency-ms N` (20), `--runs N` (3), `--check` (exit 1 when
 //! a target is missed). The provider binary comes from `HOMELAB_PROVIDER_DIR` (default
@@ -101,6 +102,25 @@ fn plans(fake: &FakePve, ws: &Workspace, runs: usize) -> (Duration, usize) {
     (median(&mut times), requests)
 }
 
+/// The median wall time of `terraform plan` over `count` hashicorp/null resources.
+fn null_provider_plan(count: usize, runs: usize) -> Duration {
+    let ws = Workspace::with_null_provider();
+    ws.config(&format!(
+        "terraform {{\n  required_providers {{\n    null = {{ source = \"hashicorp/null\", version = \"2.1.2\" }}\n  }}\n}}\n\
+         resource \"null_resource\" \"peer\" {{\n  count    = {count}\n  triggers = {{ index = count.index }}\n}}\n"
+    ));
+    ws.ok(&["init", "-input=false", "-no-color"]);
+    ws.apply();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            ws.ok(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+            start.elapsed()
+        })
+        .collect();
+    median(&mut times)
+}
+
 pub fn main() -> ExitCode {
     let options = match parse() {
         Ok(o) => o,
@@ -132,8 +152,10 @@ pub fn main() -> ExitCode {
         start.elapsed().as_secs_f64()
     );
 
-    // Terraform's own part: the same plan with no latency.
+    // Terraform's own part: the same plan with no latency, and the peer: a plan of as
+    // many resources of the Go provider hashicorp/null (no network at all).
     let (baseline, _) = plans(&fake, &ws, options.runs);
+    let null_plan = null_provider_plan(options.vms, options.runs);
     let latency = Duration::from_millis(options.latency_ms);
     fake.command(json!({"op": "slow_network", "latency": latency.as_secs_f64()}));
     let (wall, requests) = plans(&fake, &ws, options.runs);
@@ -141,8 +163,10 @@ pub fn main() -> ExitCode {
     let per_vm = requests as f64 / options.vms as f64;
     let formula = latency.mul_f64(requests as f64 / 10.0);
     let network = wall.saturating_sub(baseline);
+    let over_peer = wall.saturating_sub(null_plan);
     let ratio_total = ms(wall) / ms(formula);
     let ratio_network = ms(network) / ms(formula);
+    let ratio_over_peer = ms(over_peer) / ms(formula);
     let requests_met = per_vm <= 2.0;
     let wall_met = ratio_network <= 1.5;
     println!(
@@ -169,9 +193,14 @@ pub fn main() -> ExitCode {
         "",
     );
     row(
-        "plan wall time, no latency (Terraform's own)",
-        format!("{:.0} ms", ms(baseline)),
+        &format!("peer: plan of {} hashicorp/null resources", options.vms),
+        format!("{:.0} ms", ms(null_plan)),
         "",
+    );
+    row(
+        "plan wall time, no latency",
+        format!("{:.0} ms", ms(baseline)),
+        &format!("{:.2}x peer", ms(baseline) / ms(null_plan)),
     );
     row(
         "plan wall time with latency",
@@ -186,6 +215,11 @@ pub fn main() -> ExitCode {
         } else {
             format!("{ratio_network:.2}x <= 1.5x (MISSED)")
         },
+    );
+    row(
+        "wall time with latency - peer's plan",
+        format!("{:.0} ms", ms(over_peer)),
+        &format!("{ratio_over_peer:.2}x formula"),
     );
     ws.destroy();
     if options.check && !(requests_met && wall_met) {
