@@ -16,7 +16,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use acceptance_tests::ansible::Ansible;
+use acceptance_tests::ansible::{collections_path, Ansible};
 use acceptance_tests::http::serve_text;
 use acceptance_tests::procs::{free_port, wait_for, Background};
 use acceptance_tests::ssh_hosts::{localhost, SshHost};
@@ -1278,6 +1278,46 @@ fn a_module_binary_is_copied_once_per_host_and_replaced_when_it_changes() {
     assert_eq!(uploads(&run), 0, "{}", run.output());
     assert!(standard_copies(&run) > 0, "{}", run.output());
     assert!(sd_dir.path().join("six.json").is_file());
+}
+
+// ---------------------------------------------------------------------------------------
+// ansible-doc renders every module from the installed collection. (`ansible-doc -l` cannot
+// list binary modules: it reads the binary before the sidecar and gives up with a warning.)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ansible_doc_renders_every_module() {
+    let config = temp_dir("ansible-doc");
+    std::fs::write(config.path().join("ansible.cfg"), "[defaults]\n").unwrap();
+    for ansible in Ansible::all() {
+        for module in [
+            "traefik_route",
+            "prometheus_target",
+            "health_check",
+            "docker_logging",
+        ] {
+            let name = format!("tabiri.homelab.{module}");
+            let text = run_ok(
+                Command::new(ansible.bin_dir.join("ansible-doc"))
+                    .args(["-t", "module", &name])
+                    .env("ANSIBLE_COLLECTIONS_PATH", collections_path())
+                    .env("ANSIBLE_CONFIG", config.path().join("ansible.cfg"))
+                    .env("ANSIBLE_NOCOLOR", "1"),
+            );
+            for section in [
+                &*format!("MODULE {name}"),
+                "OPTIONS",
+                "EXAMPLES",
+                "RETURN VALUES",
+            ] {
+                assert!(
+                    text.contains(section),
+                    "{} {name}: no {section:?}:\n{text}",
+                    ansible.version
+                );
+            }
+        }
+    }
 }
 
 fn run_ok(command: &mut Command) -> String {
