@@ -192,12 +192,13 @@ fn install_panic_hook() {
             .map(|loc| format!("{}:{}", loc.file(), loc.line()));
         if cfg!(panic = "abort") {
             let state = take_state();
-            // Without the module's context (a panic on another thread) the secrets are
-            // unknown, so the panic's own text, which might hold one, is left out.
+            // Without the module's context (a panic before the options were read, or on
+            // another thread) the secrets are unknown, so the panic's own text, which
+            // might hold one, is left out.
             let message = match (&state.invocation, info.payload_as_str()) {
                 (Some(_), Some(text)) => text,
                 (Some(_), None) => "panic with a non-text payload",
-                (None, _) => "panic outside the module's main thread",
+                (None, _) => "panic before the options were read or on another thread",
             };
             let (output, code) = finish(
                 crash_report(message, location, state.invocation),

@@ -57,7 +57,7 @@ fn a_crash_in_an_aborting_build_is_one_scrubbed_json_failure() {
         ),
         (
             json!({"name": "x", "password": "pw-4711", "on_thread": true}),
-            "module crashed: panic outside the module's main thread",
+            "module crashed: panic before the options were read or on another thread",
             &Value::Null,
         ),
     ] {
