@@ -1,7 +1,8 @@
 //! The provider's `proxmox` block, the API client `configure` builds from it (nothing is
 //! sent until a resource needs it), and what the Proxmox resources share: the error naming
 //! the block when it is missing, Proxmox errors as diagnostics (PVE's per-field messages
-//! pointed at the attribute they concern), `timeouts` blocks and plan-time validation.
+//! pointed at the attribute they concern), `timeouts` blocks, plan-time validation and the
+//! deletion of a guest.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -14,6 +15,9 @@ use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
 use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
+
+use crate::derive;
+use crate::timeouts;
 
 /// The block's name in `provider "homelab" { ... }`.
 pub const BLOCK: &str = "proxmox";
@@ -39,11 +43,9 @@ enum Configured {
 #[derive(Default)]
 pub struct ProxmoxSlot(RwLock<Option<Configured>>);
 
-use crate::derive;
-/// The `proxmox` block's schema.
 pub use crate::derive::{args_from, unknowns_to_null};
-use crate::timeouts;
 
+/// The `proxmox` block's schema.
 pub fn block() -> NestedBlock {
     let attribute =
         |name: &str, ty: Type, text: &str| Attribute::optional(name, ty).description(text);
