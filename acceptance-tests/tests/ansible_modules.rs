@@ -1233,11 +1233,13 @@ fn a_module_binary_is_copied_once_per_host_and_replaced_when_it_changes() {
         assert!(run.ok(NS, job).changed);
         assert!(sd_dir.path().join(format!("{job}.json")).is_file(), "{job}");
     }
-    let fact = run.ok(NS, "one").result["ansible_facts"]["tabiri_homelab_bin_dir"].clone();
+    // Learnt once, per remote user and remote_tmp (plays may log in as other users).
+    let fact = run.ok(NS, "one").result["ansible_facts"]["tabiri_homelab_bin_dirs"].clone();
+    let key = format!("root:{}", path_str(remote_tmp.path()));
     assert_eq!(
         fact,
-        json!(path_str(&cache_dir)),
-        "the cache dir is learnt once, as a fact"
+        json!({ key: path_str(&cache_dir) }),
+        "the cache dir fact"
     );
     let cached = dir_entries(&cache_dir);
     assert_eq!(cached.len(), 1, "{cached:?}");

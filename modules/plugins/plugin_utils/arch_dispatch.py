@@ -24,7 +24,8 @@ Running it: the binary cache. Ansible never pipelines binary modules; for every 
 a temp dir, uploads the binary and an args file, chmods them, runs the binary and deletes the
 dir: four round trips and the whole binary each time. This plugin instead keeps each binary
 on the target under `<remote_tmp>/tabiri-homelab/<name>-<sha256 prefix>` (directory mode 0700,
-found by the same probe and cached as the fact `tabiri_homelab_bin_dir`) and runs it with its
+found by the same probe and cached in the fact `tabiri_homelab_bin_dirs`, one entry per remote
+user and remote_tmp, as plays may log in as different users) and runs it with its
 arguments on stdin: one round trip per task, and the arguments never touch the target's disk.
 A missing or outdated binary is uploaded through stdin and older versions of that module are
 removed. Ansible's internal arguments (check mode, diff, no_log, verbosity) are built by
@@ -64,7 +65,7 @@ ARCH_ALIASES = {
 DEFAULT_ARCH = 'x86_64'
 # Host facts caching the probe's results.
 ARCH_FACT = 'tabiri_homelab_arch'
-BIN_DIR_FACT = 'tabiri_homelab_bin_dir'
+BIN_DIR_FACT = 'tabiri_homelab_bin_dirs'
 # Task variable that turns the binary cache off (true by default).
 CACHE_SWITCH_VAR = 'tabiri_homelab_binary_cache'
 # Directory under remote_tmp holding the cached binaries.
@@ -158,14 +159,19 @@ class ArchDispatchAction(ActionBase):
                 if facts.get(key):
                     machine = str(facts[key])
                     break
-        bin_dir = facts.get(BIN_DIR_FACT) if want_bin_dir else None
+        remote_tmp = self.get_shell_option('remote_tmp', default='~/.ansible/tmp').rstrip('/')
+        # The same remote_tmp is another directory for another remote user.
+        bin_dir_key = f'{self._get_remote_user() or ""}:{remote_tmp}'
+        known_dirs = facts.get(BIN_DIR_FACT)
+        known_dirs = dict(known_dirs) if isinstance(known_dirs, dict) else {}
+        bin_dir = known_dirs.get(bin_dir_key) if want_bin_dir else None
         if machine and (bin_dir or not want_bin_dir):
             return {'machine': machine, 'bin_dir': bin_dir, 'new_facts': {}}
 
         # One command, without become, answers both questions.
         cmd = 'uname -m'
         if want_bin_dir:
-            cache_dir = self._remote_cache_dir_expr()
+            cache_dir = self._shell_path(f'{remote_tmp}/{CACHE_SUBDIR}')
             cmd += f' && umask 077 && mkdir -p {cache_dir} && cd {cache_dir} && pwd'
         res = self._low_level_execute_command(cmd, sudoable=False)
         lines = (res.get('stdout') or '').strip().splitlines()
@@ -181,7 +187,8 @@ class ArchDispatchAction(ActionBase):
             if not machine:
                 new_facts[ARCH_FACT] = probed_machine
             if want_bin_dir:
-                new_facts[BIN_DIR_FACT] = lines[-1].strip()
+                known_dirs[bin_dir_key] = lines[-1].strip()
+                new_facts[BIN_DIR_FACT] = known_dirs
         return {
             'machine': machine or probed_machine,
             'bin_dir': lines[-1].strip() if want_bin_dir else None,
@@ -192,7 +199,7 @@ class ArchDispatchAction(ActionBase):
 
     def _binary_cache_usable(self, task_vars):
         """Whether this task can run its binary from the target-side cache (see module doc)."""
-        switch = task_vars.get(CACHE_SWITCH_VAR, True)
+        switch = self._templar.template(task_vars.get(CACHE_SWITCH_VAR, True))
         if isinstance(switch, str):
             switch = switch.strip().lower() not in ('0', 'false', 'no', 'off')
         if not switch or self._task.async_val or self._task.delegate_to:
@@ -204,10 +211,9 @@ class ArchDispatchAction(ActionBase):
             return False  # e.g. su reads its password from the same stdin
         return not self._is_become_unprivileged()
 
-    def _remote_cache_dir_expr(self):
-        """The cache directory as a shell word: remote_tmp/tabiri-homelab, `~` left to the shell."""
-        base = self.get_shell_option('remote_tmp', default='~/.ansible/tmp').rstrip('/')
-        path = f'{base}/{CACHE_SUBDIR}'
+    @staticmethod
+    def _shell_path(path):
+        """`path` as a shell word, a leading `~/` left for the shell to expand."""
         if path.startswith('~/'):
             return '~/' + shlex.quote(path[2:])
         return shlex.quote(path)
