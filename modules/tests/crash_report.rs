@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 fn build_crashing_module() -> PathBuf {
-    let target = "x86_64-unknown-linux-musl";
+    let target = format!("{}-unknown-linux-musl", std::env::consts::ARCH);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args([
@@ -17,7 +17,7 @@ fn build_crashing_module() -> PathBuf {
             "--profile",
             "module",
             "--target",
-            target,
+            &target,
         ])
         .args([
             "-p",
