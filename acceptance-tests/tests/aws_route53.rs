@@ -196,6 +196,40 @@ fn record_lifecycle_against_moto() {
     );
 }
 
+/// A zone deleted behind Terraform's back takes its records with it: the refresh forgets
+/// the record instead of failing, the plan to create it again warns about the missing zone,
+/// the apply fails naming it, and destroy goes through.
+#[test]
+fn a_record_whose_zone_was_deleted_is_gone_not_an_error() {
+    let f = fixture();
+    let sdk = Sdk::new(&f.moto.endpoint);
+    let zone_id = sdk.create_zone("vanishing.example.com");
+    let ws = moto::workspace(&f.moto.endpoint);
+    ws.config(&format!(
+        r#"{}
+resource "homelab_route53_record" "airflow" {{
+  zone_id = "{zone_id}"
+  name    = "airflow.vanishing.example.com"
+  type    = "A"
+  ttl     = 300
+  records = ["203.0.113.20"]
+}}
+"#,
+        moto::provider_block()
+    ));
+    ws.apply();
+    ws.expect_empty_plan();
+
+    sdk.delete_zone(&zone_id);
+    let plan = ws.ok(&["plan", "-input=false", "-no-color"]);
+    assert!(plan.contains("Hosted zone not found"), "{plan}");
+    assert!(plan.contains("will be created"), "{plan}");
+    let apply = ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(apply.contains("NoSuchHostedZone"), "{apply}");
+    ws.destroy();
+    assert!(ws.resource(ADDRESS).is_none(), "the record left the state");
+}
+
 #[test]
 fn an_existing_record_is_refused_with_a_hint_to_import_unless_allow_overwrite() {
     let f = fixture();

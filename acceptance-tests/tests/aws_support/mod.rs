@@ -121,6 +121,47 @@ impl Sdk {
         .expect("ChangeResourceRecordSets");
     }
 
+    /// Deletes a hosted zone behind Terraform's back, with its records (but SOA and NS).
+    pub fn delete_zone(&self, zone_id: &str) {
+        use route53::types::{Change, ChangeAction, ChangeBatch, RrType};
+        let output = self
+            .run(
+                self.route53()
+                    .list_resource_record_sets()
+                    .hosted_zone_id(zone_id)
+                    .send(),
+            )
+            .expect("ListResourceRecordSets");
+        let changes: Vec<Change> = output
+            .resource_record_sets()
+            .iter()
+            .filter(|s| !matches!(s.r#type(), RrType::Soa | RrType::Ns))
+            .map(|s| {
+                Change::builder()
+                    .action(ChangeAction::Delete)
+                    .resource_record_set(s.clone())
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        if !changes.is_empty() {
+            let batch = ChangeBatch::builder()
+                .set_changes(Some(changes))
+                .build()
+                .unwrap();
+            self.run(
+                self.route53()
+                    .change_resource_record_sets()
+                    .hosted_zone_id(zone_id)
+                    .change_batch(batch)
+                    .send(),
+            )
+            .expect("ChangeResourceRecordSets DELETE");
+        }
+        self.run(self.route53().delete_hosted_zone().id(zone_id).send())
+            .expect("DeleteHostedZone");
+    }
+
     /// The security groups with this name (besides nothing else).
     pub fn groups_named(&self, name: &str) -> Vec<ec2::types::SecurityGroup> {
         let output = self

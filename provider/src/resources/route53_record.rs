@@ -244,6 +244,13 @@ impl Resource for Route53RecordResource {
                         diags.extend(derive::field_error_diagnostics(SUMMARY, &[error]));
                     }
                 }
+                // A zone that does not exist (yet, or any more) must not block a plan:
+                // destroy plans through here too. The apply names it again if it still
+                // does not exist then.
+                Err(e) if e.is_not_found() => diags.push(Diagnostic::warning(
+                    "Hosted zone not found",
+                    format!("{e}. Creating the record fails unless the zone exists by then."),
+                )),
                 Err(e) => diags.extend(aws_config::error("Cannot read the hosted zone", e)),
             }
         }

@@ -348,7 +348,7 @@ impl Observed {
     }
 }
 
-/// Reads the record set `name`/`type` of a zone; None when there is none.
+/// Reads the record set `name`/`type` of a zone; None when there is none (or no zone).
 pub async fn read(
     aws: &Aws,
     zone_id: &str,
@@ -365,7 +365,13 @@ pub async fn read(
         .max_items(10)
         .send()
         .await
-        .map_err(|e| aws.api_error("ListResourceRecordSets", e))?;
+        .map_err(|e| aws.api_error("ListResourceRecordSets", e));
+    let output = match output {
+        Ok(output) => output,
+        // A record cannot outlive its zone (NoSuchHostedZone): it is gone.
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let found = output.resource_record_sets().iter().find(|set| {
         normalize_name(set.name()) == wanted
             && set.r#type().as_str() == record_type
