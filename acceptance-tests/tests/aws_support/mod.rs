@@ -58,18 +58,21 @@ impl Sdk {
         lab::aws::route53::clean_zone_id(output.hosted_zone().expect("zone").id())
     }
 
+    /// The record sets of a zone, as Route 53 lists them.
+    fn record_sets(&self, zone_id: &str) -> Vec<route53::types::ResourceRecordSet> {
+        self.run(
+            self.route53()
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .send(),
+        )
+        .expect("ListResourceRecordSets")
+        .resource_record_sets
+    }
+
     /// The record sets of a zone as (name, type, values).
     pub fn records(&self, zone_id: &str) -> Vec<(String, String, Vec<String>)> {
-        let output = self
-            .run(
-                self.route53()
-                    .list_resource_record_sets()
-                    .hosted_zone_id(zone_id)
-                    .send(),
-            )
-            .expect("ListResourceRecordSets");
-        output
-            .resource_record_sets()
+        self.record_sets(zone_id)
             .iter()
             .map(|s| {
                 (
@@ -124,22 +127,14 @@ impl Sdk {
     /// Deletes a hosted zone behind Terraform's back, with its records (but SOA and NS).
     pub fn delete_zone(&self, zone_id: &str) {
         use route53::types::{Change, ChangeAction, ChangeBatch, RrType};
-        let output = self
-            .run(
-                self.route53()
-                    .list_resource_record_sets()
-                    .hosted_zone_id(zone_id)
-                    .send(),
-            )
-            .expect("ListResourceRecordSets");
-        let changes: Vec<Change> = output
-            .resource_record_sets()
-            .iter()
+        let changes: Vec<Change> = self
+            .record_sets(zone_id)
+            .into_iter()
             .filter(|s| !matches!(s.r#type(), RrType::Soa | RrType::Ns))
             .map(|s| {
                 Change::builder()
                     .action(ChangeAction::Delete)
-                    .resource_record_set(s.clone())
+                    .resource_record_set(s)
                     .build()
                     .unwrap()
             })
