@@ -526,26 +526,8 @@ pub fn import_route(path: &Path) -> Result<TraefikRoute, Error> {
     }
 }
 
-/// What [`apply`] will do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    None,
-    Create,
-    Update,
-    Delete,
-}
-
-impl Action {
-    /// Lower-case name, for module output and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::None => "none",
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-        }
-    }
-}
+/// What [`apply`] will do: the same actions as every whole-file capability.
+pub use crate::file_plan::Action;
 
 /// Who may overwrite or delete a file that lacks our ownership header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
