@@ -279,7 +279,7 @@ pub fn unknowns_to_null(value: &Value) -> Value {
 /// replaced by placeholders of their type, the capability's `validate` runs, and only the
 /// errors about known values are kept. So bad input is reported at plan (with its attribute
 /// path) even when other attributes come from resources not created yet. `report` turns
-/// the remaining errors into diagnostics.
+/// the remaining errors into diagnostics. A `timeouts` block is checked first.
 pub fn validate_known<T, F>(
     summary: &str,
     value: &Value,
@@ -292,20 +292,20 @@ where
     T: serde::de::DeserializeOwned,
     F: FnOnce(&T) -> Vec<FieldError>,
 {
+    // The `timeouts` block (when the resource has one) is Terraform's, not the capability's.
+    let mut diags = crate::timeouts::validate(value);
     let mut unknown = Vec::new();
     let filled = fill_unknown(value, ty, &mut Vec::new(), &mut unknown);
     let parsed: T = match args_from(&filled, skip) {
         Ok(parsed) => parsed,
         Err(e) => {
-            return if value.is_known() {
-                tfplugin::diag::Diagnostic::error(
+            if value.is_known() {
+                diags.push(tfplugin::diag::Diagnostic::error(
                     summary,
                     format!("cannot read the arguments: {e}"),
-                )
-                .into()
-            } else {
-                Diagnostics::new()
+                ));
             }
+            return diags;
         }
     };
     let errors: Vec<FieldError> = validate(&parsed)
@@ -316,7 +316,8 @@ where
                 .any(|u| e.path.starts_with(u) || u.starts_with(&e.path))
         })
         .collect();
-    report(summary, &errors)
+    diags.extend(report(summary, &errors));
+    diags
 }
 
 /// A copy of `value` with every unknown replaced by a placeholder of its type; the paths
@@ -480,5 +481,62 @@ mod tests {
                 ..
             }
         ));
+    }
+}
+
+#[cfg(test)]
+mod validate_known_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tfplugin::cty::Type;
+
+    #[derive(serde::Deserialize)]
+    struct Sized {
+        size: i64,
+    }
+
+    fn check(value: &Value) -> Vec<String> {
+        let ty = Type::Object(BTreeMap::from([
+            ("size".to_string(), Type::Number),
+            (
+                "timeouts".to_string(),
+                Type::Object(BTreeMap::from([("create".to_string(), Type::String)])),
+            ),
+        ]));
+        let validate = |s: &Sized| {
+            (s.size < 2)
+                .then(|| FieldError::field("size", "must be at least 2"))
+                .into_iter()
+                .collect()
+        };
+        validate_known(
+            "Invalid",
+            value,
+            &ty,
+            &["timeouts"],
+            validate,
+            field_error_diagnostics,
+        )
+        .iter()
+        .map(|d| d.detail.clone())
+        .collect()
+    }
+
+    #[test]
+    fn reports_timeouts_and_known_values_and_spares_unknowns() {
+        let timeouts = |text: &str| Value::object([("create", Value::String(text.into()))]);
+        let details = check(&Value::object([
+            ("size", Value::Number("1".parse().unwrap())),
+            ("timeouts", timeouts("ten minutes")),
+        ]));
+        assert_eq!(details.len(), 2, "{details:?}");
+        assert!(details[0].starts_with("timeouts.create: \"ten minutes\" is not a duration"));
+        assert_eq!(details[1], "size: must be at least 2");
+        // An unknown size is not judged; a good timeout passes.
+        let details = check(&Value::object([
+            ("size", Value::unknown()),
+            ("timeouts", timeouts("10m")),
+        ]));
+        assert!(details.is_empty(), "{details:?}");
     }
 }

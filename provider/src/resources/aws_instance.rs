@@ -193,29 +193,26 @@ impl Resource for AwsInstanceResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = timeouts::validate(config);
-        diags.extend(validate_known(
+        validate_known(
             SUMMARY,
             config,
             &schema().value_type(),
             COMPUTED,
             Instance::validate,
-        ));
-        diags
+        )
     }
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         if let Err(diags) = self.clients() {
             return diags;
         }
-        let mut diags = validate_known(
+        let diags = validate_known(
             SUMMARY,
             &change.planned,
             &schema().value_type(),
             COMPUTED,
             Instance::validate,
         );
-        diags.extend(timeouts::validate(change.config));
         if diags.has_errors() {
             return diags;
         }

@@ -156,30 +156,26 @@ impl Resource for AwsSecurityGroupResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = timeouts::validate(config);
-        diags.extend(validate_known(
+        validate_known(
             SUMMARY,
             config,
             &schema().value_type(),
             COMPUTED,
             SecurityGroup::validate,
-        ));
-        diags
+        )
     }
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         if let Err(diags) = self.state.aws.clients(TYPE_NAME) {
             return diags;
         }
-        let mut diags = validate_known(
+        validate_known(
             SUMMARY,
             &change.planned,
             &schema().value_type(),
             COMPUTED,
             SecurityGroup::validate,
-        );
-        diags.extend(timeouts::validate(change.config));
-        diags
+        )
     }
 
     async fn create(&self, request: ApplyRequest<'_>) -> Outcome {

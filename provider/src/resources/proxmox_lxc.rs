@@ -18,7 +18,6 @@ use super::proxmox_vm::{attribute_mut, parse_import_id};
 use crate::config::proxmox::{self as pve, args_from, fill_from, unknowns_to_null, validate_known};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
-use crate::timeouts;
 
 pub const TYPE_NAME: &str = "homelab_proxmox_lxc";
 const SUMMARY: &str = "Invalid Proxmox container";
@@ -202,27 +201,18 @@ impl Resource for ProxmoxLxcResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = timeouts::validate(config);
-        diags.extend(validate_known::<Container, _>(
+        validate_known::<Container, _>(
             SUMMARY,
             config,
             &schema().value_type(),
             EXTRA,
             Container::validate,
-        ));
-        diags
+        )
     }
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         let creating = change.prior.is_null();
-        let mut diags = timeouts::validate(change.config);
-        diags.extend(validate_known::<Container, _>(
-            SUMMARY,
-            change.config,
-            &schema().value_type(),
-            EXTRA,
-            Container::validate,
-        ));
+        let mut diags = self.validate(change.config).await;
         if diags.has_errors() {
             return diags;
         }

@@ -18,7 +18,6 @@ use tfplugin::serde_bridge;
 use crate::config::proxmox::{self as pve, args_from, fill_from, unknowns_to_null, validate_known};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
-use crate::timeouts;
 
 pub const TYPE_NAME: &str = "homelab_proxmox_vm";
 const SUMMARY: &str = "Invalid Proxmox VM";
@@ -264,28 +263,13 @@ impl Resource for ProxmoxVmResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = timeouts::validate(config);
-        diags.extend(validate_known::<Vm, _>(
-            SUMMARY,
-            config,
-            &schema().value_type(),
-            EXTRA,
-            Vm::validate,
-        ));
-        diags
+        validate_known::<Vm, _>(SUMMARY, config, &schema().value_type(), EXTRA, Vm::validate)
     }
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         let creating = change.prior.is_null();
         // The configuration, not the plan: attributes Proxmox fills are checked as given.
-        let mut diags = timeouts::validate(change.config);
-        diags.extend(validate_known::<Vm, _>(
-            SUMMARY,
-            change.config,
-            &schema().value_type(),
-            EXTRA,
-            Vm::validate,
-        ));
+        let mut diags = self.validate(change.config).await;
         if diags.has_errors() {
             return diags;
         }
