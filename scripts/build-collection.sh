@@ -18,7 +18,8 @@
 #    (ansible-test walks up to the nearest .git and would see only tracked files). ANSIBLE_TEST
 #    picks the ansible-test to use (default: the one on PATH after scripts/env.sh, i.e. 2.19;
 #    "$ANSIBLE218_BIN/ansible-test" for 2.18). ansible-test installs each test's pinned
-#    requirements into its own venvs under ~/.ansible/test/venv from PyPI.
+#    requirements into its own venvs under ~/.ansible/test/venv from PyPI; it runs with HOME set
+#    to .tools/ansible-test-home, so those venvs and caches belong to this clone (see below).
 #
 # --placeholders packs shell-script stand-ins instead of compiled binaries (no cargo): each prints
 # a JSON result naming its architecture. For testing the packaging and the architecture dispatch
@@ -252,9 +253,39 @@ log "staging copy: $STAGE"
 # ---------------------------------------------------------------------------------------------
 # 4. ansible-test sanity (--sanity)
 # ---------------------------------------------------------------------------------------------
-# ansible-test bootstraps pip into each test venv with get-pip.py from ci-files.testing.ansible.com,
-# cached as ~/.ansible/test/cache/get_pip_<version>.py. Where that host is unreachable (only the
-# package registries are), cache a stand-in that does the same with ensurepip and PyPI.
+# ansible-test bootstraps pip into each test venv with a get-pip.py it downloads from its own
+# file server and caches as ~/.ansible/test/cache/get_pip_<version>.py. Only the package
+# registries are reachable here, so the cache always holds a stand-in that does the same with
+# ensurepip and the package index.
+# ansible-test passes only HOME (and PATH, LC_ALL) to the pips it runs in its venvs: PIP_CERT,
+# SSL_CERT_FILE, PIP_INDEX_URL and the like are dropped, so on a machine that reaches the index
+# through its own CA bundle those pips fail (CERTIFICATE_VERIFY_FAILED). And ~/.ansible/test is
+# shared state outside the clone: a venv left there by an earlier run hides both faults. So
+# ansible-test gets a HOME of its own under .tools/, built from scratch in every fresh clone,
+# holding a pip.conf with the pip settings in force here (files and environment alike).
+SANITY_HOME="$REPO/.tools/ansible-test-home"
+write_sanity_pip_conf() {  # python
+  local conf="$SANITY_HOME/.config/pip/pip.conf" line key value cert=""
+  mkdir -p "$(dirname "$conf")"
+  {
+    echo "# Written by scripts/build-collection.sh: the pip settings of the machine, for ansible-test's venvs."
+    echo "[global]"
+    while IFS= read -r line; do
+      key="${line%%=*}"; key="${key##*.}"; value="${line#*=}"; value="${value#\'}"; value="${value%\'}"
+      case "$key" in
+        cert|index-url|extra-index-url|find-links|trusted-host|timeout|default-timeout|client-cert|proxy)
+          [ "$key" = cert ] && cert="$value"
+          printf '%s = %s\n' "$key" "$value" ;;
+      esac
+    done < <("$1" -m pip config list 2>/dev/null | sort -u)
+    if [ -z "$cert" ]; then
+      for value in "${REQUESTS_CA_BUNDLE:-}" "${SSL_CERT_FILE:-}"; do
+        if [ -n "$value" ] && [ -f "$value" ]; then printf 'cert = %s\n' "$value"; break; fi
+      done
+    fi
+  } | awk '!seen[$1]++' >"$conf"
+}
+
 ensure_get_pip() {  # ansible-test
   local at py src ver cache
   at="$(readlink -f "$(command -v "$1")")" || die "$1 not found"
@@ -262,15 +293,9 @@ ensure_get_pip() {  # ansible-test
   src="$("$py" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py"
   ver="$(sed -n "s/^ *pip='\([0-9.]*\)',\{0,1\}$/\1/p" "$src" | head -n1)"
   [ -n "$ver" ] || { log "could not find ansible-test's pip version; not seeding get-pip"; return; }
-  cache="$HOME/.ansible/test/cache/get_pip_${ver//./_}.py"
-  [ -s "$cache" ] && return
+  cache="$SANITY_HOME/.ansible/test/cache/get_pip_${ver//./_}.py"
   mkdir -p "$(dirname "$cache")"
-  if curl -fsS --max-time 20 -o "$cache.download" "https://ci-files.testing.ansible.com/ansible-test/get-pip-$ver.py" 2>/dev/null; then
-    mv "$cache.download" "$cache"
-    return
-  fi
-  rm -f "$cache.download"
-  log "ci-files.testing.ansible.com unreachable: caching a get-pip stand-in (ensurepip + pip==$ver from PyPI) at $cache"
+  log "caching a get-pip stand-in (ensurepip + pip==$ver from the package index) at $cache"
   cat >"$cache" <<'PY'
 """Stand-in for ansible-test's get-pip.py, written by scripts/build-collection.sh.
 
@@ -279,12 +304,20 @@ ansible-test runs this inside a venv created --without-pip, with pip install arg
 then let it install the requested packages from the package index.
 """
 import ensurepip
+import os
 import subprocess
 import sys
 
+# ensurepip sets PIP_CONFIG_FILE=/dev/null in this process's environment; the pip run below
+# must read the machine's pip configuration (its CA bundle above all), so restore it.
+saved = os.environ.get('PIP_CONFIG_FILE')
 ensurepip.bootstrap(upgrade=True, default_pip=True)
+env = dict(os.environ)
+env.pop('PIP_CONFIG_FILE', None)
+if saved is not None:
+    env['PIP_CONFIG_FILE'] = saved
 args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
-subprocess.check_call([sys.executable, '-m', 'pip', 'install'] + args)
+subprocess.check_call([sys.executable, '-m', 'pip', 'install'] + args, env=env)
 PY
 }
 
@@ -293,12 +326,13 @@ if [ "$SANITY" = 1 ]; then
   SANITY_ROOT="$WORK/sanity"
   mkdir -p "$SANITY_ROOT/ansible_collections/tabiri"
   cp -a "$STAGE" "$SANITY_ROOT/ansible_collections/tabiri/homelab"
+  write_sanity_pip_conf "$(dirname "$(readlink -f "$(command -v "$ANSIBLE_TEST")")")/python"
   ensure_get_pip "$ANSIBLE_TEST"
   # The Python ansible-test runs with (its venv's), the only one known to have what it needs.
   python_version="$("$(dirname "$(readlink -f "$(command -v "$ANSIBLE_TEST")")")/python" \
     -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
   log "$("$ANSIBLE_TEST" --version) sanity --python $python_version"
-  (cd "$SANITY_ROOT/ansible_collections/tabiri/homelab" && "$ANSIBLE_TEST" sanity --python "$python_version" --color no) \
+  (cd "$SANITY_ROOT/ansible_collections/tabiri/homelab" && HOME="$SANITY_HOME" "$ANSIBLE_TEST" sanity --python "$python_version" --color no) \
     || die "ansible-test sanity failed"
   log "ansible-test sanity passed"
 fi

@@ -64,8 +64,13 @@ APT_PINS=(
   "curl=7.88.1-10+deb12u15"
   "jq=1.6-2.1+deb12u3"
   "gcc-aarch64-linux-gnu=4:12.2.0-3"
+  # a Recommends of gcc-aarch64-linux-gnu; --no-install-recommends drops it and ring's aarch64
+  # build then stops at bits/libc-header-start.h
+  "libc6-dev-arm64-cross=2.36-8cross1"
   "musl-tools=1.2.3-1"
   "busybox-static=1:1.35.0-4+deb12u1+b1"
+  # the SSH tests' non-root user writes under /etc-like directories through sudo -n
+  "sudo=1.9.13p3-1+deb12u4"
 )
 
 # Full transitive pin set for .tools/venv (pip freeze of a resolved install; used as -c).
@@ -222,7 +227,7 @@ SCRIPT_HASH="$(sha256sum "$SCRIPT_PATH" | cut -c1-64)"
 core_links=(terraform traefik "$NULL_PROVIDER_BIN" cargo-fuzz)
 all_links=("${core_links[@]}" ansible ansible-playbook ansible-galaxy ansible-doc ansible-test
            moto_server fakepve docker-compose)
-all_cmds=(dockerd sshd ip restic prometheus qemu-aarch64-static curl jq)
+all_cmds=(dockerd sshd ip restic prometheus qemu-aarch64-static curl jq sudo)
 
 links_ok() {
   local l

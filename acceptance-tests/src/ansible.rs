@@ -249,6 +249,8 @@ pub fn collections_path() -> &'static Path {
             .arg(&tarball)
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_CONFIG", &config)
+            // Galaxy's caches stay in the test's own tree, not in ~/.ansible.
+            .env("ANSIBLE_HOME", root.join(".ansible-home"))
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", galaxy.display()));
         assert!(
@@ -418,6 +420,8 @@ impl Playbook<'_> {
             .env("ANSIBLE_CALLBACK_PLUGINS", path.join("callback_plugins"))
             .env("ANSIBLE_CALLBACKS_ENABLED", "homelab_results")
             .env("ANSIBLE_LOCAL_TEMP", path.join("local_tmp"))
+            // Plugin caches and galaxy state in the run's own directory, never ~/.ansible.
+            .env("ANSIBLE_HOME", path.join("ansible_home"))
             .env("ANSIBLE_SSH_CONTROL_PATH_DIR", path.join("cp"))
             .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
             .env("ANSIBLE_DEPRECATION_WARNINGS", "True")

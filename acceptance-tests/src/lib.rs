@@ -173,6 +173,17 @@ impl Workspace {
         output
     }
 
+    /// Starts terraform in the background, its output going to `command.log` in the
+    /// workspace (for faults injected while it runs).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let log = std::fs::File::create(self.path().join("command.log")).expect("command.log");
+        self.command(args)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run terraform {args:?}: {e}"))
+    }
+
     /// Runs terraform and panics with its output unless it succeeds.
     pub fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);

@@ -197,6 +197,16 @@ impl SshHost {
     /// Creates the namespace, the veth pair and the keys, starts sshd and waits until an
     /// SSH login with host key checking works.
     pub fn start() -> Self {
+        Self::start_inner(None)
+    }
+
+    /// A host whose only link is to `bastion`'s namespace: this process cannot reach it;
+    /// only a hop through the bastion's sshd can.
+    pub fn start_behind(bastion: &SshHost) -> Self {
+        Self::start_inner(Some(bastion))
+    }
+
+    fn start_inner(behind: Option<&SshHost>) -> Self {
         sweep_stale_namespaces();
         let pid = std::process::id();
         let n = NEXT_HOST.fetch_add(1, Ordering::SeqCst);
@@ -254,14 +264,27 @@ impl SshHost {
             "link", "add", &veth_host, "type", "veth", "peer", "name", &veth_ns,
         ]);
         ip(&["link", "set", &veth_ns, "netns", &netns]);
-        ip(&[
+        // The "host side" of the pair is the bastion's namespace for a host behind one.
+        let outer: Vec<&str> = match behind {
+            Some(b) => {
+                ip(&["link", "set", &veth_host, "netns", &b.netns]);
+                vec!["-n", b.netns.as_str()]
+            }
+            None => Vec::new(),
+        };
+        let with_outer = |args: &[&str]| {
+            let mut all = outer.clone();
+            all.extend_from_slice(args);
+            ip(&all)
+        };
+        with_outer(&[
             "addr",
             "add",
             &format!("{host_side_address}/30"),
             "dev",
             &veth_host,
         ]);
-        ip(&["link", "set", &veth_host, "up"]);
+        with_outer(&["link", "set", &veth_host, "up"]);
         ip(&[
             "-n",
             &netns,
@@ -309,7 +332,8 @@ impl SshHost {
                  UseDNS no\n\
                  PrintMotd no\n\
                  MaxStartups 50:30:100\n\
-                 MaxSessions 50\n\
+                 MaxSessions 10\n\
+                 LogLevel VERBOSE\n\
                  SetEnv HOME={home}\n\
                  Subsystem sftp internal-sftp\n",
                 home = dir.join("home").display(),
@@ -337,6 +361,23 @@ impl SshHost {
             .unwrap_or_else(|e| panic!("cannot start sshd in {netns}: {e}"));
         host.sshd = Some(sshd);
 
+        // sshd reads the one authorized_keys file as the logging-in user too (the sudo
+        // user): the directory must be traversable by others.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        if behind.is_some() {
+            wait_for(
+                &format!("sshd in {netns} to listen"),
+                Duration::from_secs(10),
+                || {
+                    std::fs::read_to_string(&host.sshd_log)
+                        .ok()
+                        .filter(|log| log.contains("Server listening"))
+                        .map(|_| ())
+                },
+            );
+            return host;
+        }
         let sshd_addr: SocketAddr = format!("{address}:22").parse().expect("address");
         wait_for(
             &format!("sshd in {netns} to listen on {sshd_addr}"),
@@ -380,6 +421,128 @@ impl SshHost {
         run(&format!("ssh root@{} {command:?}", self.address), &mut ssh)
     }
 
+    /// The host's public key line (`ssh-ed25519 AAAA...`), without the comment.
+    pub fn host_public_key(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("host_key.pub")).expect("host key");
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The client's private key, OpenSSH text.
+    pub fn client_private_key(&self) -> String {
+        std::fs::read_to_string(&self.client_key).expect("client key")
+    }
+
+    /// Gives the host a new host key (a rebuilt machine) and restarts sshd with it.
+    pub fn rotate_host_key(&mut self) {
+        let key = self.dir.join("host_key");
+        let _ = std::fs::remove_file(&key);
+        let _ = std::fs::remove_file(self.dir.join("host_key.pub"));
+        run(
+            "ssh-keygen",
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&key),
+        );
+        self.restart_sshd();
+    }
+
+    /// Authorises one more client key (a passphrase key, an agent's key).
+    pub fn authorize(&self, public_key_file: &Path) {
+        let line = std::fs::read_to_string(public_key_file).expect("public key");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("authorized_keys"))
+            .expect("authorized_keys");
+        f.write_all(line.as_bytes()).expect("append key");
+    }
+
+    /// Stops sshd: connections are refused from now on.
+    pub fn stop_sshd(&mut self) {
+        if let Some(mut sshd) = self.sshd.take() {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
+        }
+        let address: SocketAddr = format!("{}:22", self.address).parse().expect("address");
+        wait_for("sshd to stop listening", Duration::from_secs(10), || {
+            TcpStream::connect_timeout(&address, Duration::from_millis(200))
+                .is_err()
+                .then_some(())
+        });
+    }
+
+    /// Starts sshd again (after [`stop_sshd`](Self::stop_sshd) or a key change).
+    pub fn restart_sshd(&mut self) {
+        self.stop_sshd();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.sshd_log)
+            .expect("sshd log");
+        let sshd = Command::new("ip")
+            .args(["netns", "exec", &self.netns, SSHD, "-D", "-e", "-f"])
+            .arg(self.dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("restart sshd");
+        self.sshd = Some(sshd);
+        let address: SocketAddr = format!("{}:22", self.address).parse().expect("address");
+        wait_for("sshd to listen again", Duration::from_secs(10), || {
+            TcpStream::connect_timeout(&address, Duration::from_millis(200))
+                .ok()
+                .map(|_| ())
+        });
+    }
+
+    /// Kills every sshd process serving a connection (not the listener): what a dropped
+    /// network does to the sessions in flight. Returns how many it killed.
+    pub fn kill_sessions(&self) -> usize {
+        let main = self.sshd.as_ref().map(Child::id);
+        let pids = ip(&["netns", "pids", &self.netns]);
+        let mut killed = 0;
+        for pid in pids
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            // `ip netns exec` execs sshd, so the listener is the child's own pid.
+            if comm.trim() == "sshd" && Some(pid) != main {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                killed += 1;
+            }
+        }
+        killed
+    }
+
+    /// How many SSH logins sshd accepted so far (its log, `LogLevel VERBOSE`).
+    pub fn accepted_logins(&self) -> usize {
+        std::fs::read_to_string(&self.sshd_log)
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    }
+
+    /// Runs a program in sshd's mount namespace (`ip netns exec` gave sshd its own, so a
+    /// mount made there is what sessions on this host see).
+    pub fn in_sshd_mounts(&self, program: &str) -> Command {
+        let pid = self.sshd.as_ref().map(Child::id).expect("sshd runs");
+        let mut command = Command::new("nsenter");
+        command.args(["-t", &pid.to_string(), "-m", program]);
+        command
+    }
+
+    /// Runs a program inside the host's network namespace (its filesystem is ours).
+    pub fn in_netns(&self, program: &str) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .arg(format!("--net=/var/run/netns/{}", self.netns))
+            .arg(program);
+        command
+    }
+
     /// This host as an inventory entry named `name`.
     pub fn inventory_host(&self, name: &str) -> InventoryHost {
         let mut vars = Map::new();
@@ -419,4 +582,45 @@ impl Drop for SshHost {
             let _ = guard.wait();
         }
     }
+}
+
+/// A non-root user (shared by every test process on the machine) who may run anything
+/// through `sudo -n`: the "admin with passwordless sudo" of a real lab. Logs in with the
+/// same client key as root (sshd's `AuthorizedKeysFile` is one file for every user).
+pub const SUDO_USER: &str = "homelab-acc";
+
+/// Creates [`SUDO_USER`] and its sudoers entry once; safe to call from every test.
+pub fn ensure_sudo_user() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let exists = Command::new("id")
+            .arg(SUDO_USER)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !exists {
+            // Another test process may create it at the same time: ignore "already exists".
+            let _ = Command::new("useradd")
+                .args([
+                    "--system",
+                    "--shell",
+                    "/bin/sh",
+                    "--no-create-home",
+                    SUDO_USER,
+                ])
+                .output();
+        }
+        // No password, but not locked: sshd (without PAM) refuses keys of locked accounts.
+        let _ = Command::new("usermod")
+            .args(["-p", "*", SUDO_USER])
+            .output();
+        let sudoers = format!("/etc/sudoers.d/{SUDO_USER}");
+        if !Path::new(&sudoers).exists() {
+            std::fs::write(&sudoers, format!("{SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n"))
+                .expect("sudoers entry");
+            let mut perms = std::fs::metadata(&sudoers).expect("sudoers").permissions();
+            use std::os::unix::fs::PermissionsExt;
+            perms.set_mode(0o440);
+            std::fs::set_permissions(&sudoers, perms).expect("sudoers mode");
+        }
+    });
 }

@@ -22,6 +22,17 @@ provider "homelab" {
     api_token = var.pve_api_token # "terraform@pve!homelab=<uuid>"
     ca_file   = "pve-root-ca.pem"
   }
+
+  # Hosts over SSH (the `host { }` block of homelab_traefik_route, homelab_prometheus_target,
+  # ...): defaults for every host. Host keys are always verified: here against known_hosts;
+  # a host block may pin `host_key` or set `trust_on_first_use` instead. Without a
+  # private_key the SSH agent (SSH_AUTH_SOCK) signs.
+  ssh {
+    user            = "admin"
+    private_key     = file("~/.ssh/lab_ed25519")
+    known_hosts     = "/home/admin/.ssh/known_hosts"
+    connect_timeout = "20s"
+  }
 }
 
 variable "pve_api_token" {

@@ -6,7 +6,7 @@ use lab::validation::{FieldError, PathSegment};
 use serde_json::Value as Json;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::Diagnostics;
-use tfplugin::schema::{Attribute, Block, Nesting};
+use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
 use tfplugin::serde_bridge;
 
 /// Terraform-only annotations on top of the derived attributes.
@@ -20,6 +20,11 @@ pub struct Annotations<'a> {
     pub sensitive: &'a [&'a str],
     /// Extra (usually computed) attributes.
     pub extra: Vec<Attribute>,
+    /// Struct-typed fields written as nested blocks (`bastion { ... }`) instead of nested
+    /// attributes: Terraform 1.0.3 cannot plan an optional single nested attribute. The
+    /// block's own attributes get the same `sensitive` marks, and its struct fields named
+    /// here become blocks in turn.
+    pub blocks: &'a [&'a str],
 }
 
 /// Builds a block from `schemars::schema_for!(T)` output: properties become attributes,
@@ -30,7 +35,13 @@ pub struct Annotations<'a> {
 pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annotations) -> Block {
     let definitions = root.get("definitions").cloned().unwrap_or(Json::Null);
     let mut block = Block::new(description);
-    for mut attribute in attributes_from(root, &definitions, annotations.skip) {
+    let skip: Vec<&str> = annotations
+        .skip
+        .iter()
+        .chain(annotations.blocks)
+        .copied()
+        .collect();
+    for mut attribute in attributes_from(root, &definitions, &skip) {
         if annotations
             .requires_replace
             .contains(&attribute.name.as_str())
@@ -44,6 +55,37 @@ pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annot
     }
     for extra in annotations.extra {
         block = block.attribute(extra);
+    }
+    let properties = root.get("properties").and_then(Json::as_object);
+    for name in annotations.blocks {
+        let Some(property) = properties.and_then(|p| p.get(*name)) else {
+            continue;
+        };
+        let mut inner = resolve(property, &definitions);
+        if let Some(fields) = inner.as_object_mut() {
+            fields.insert("definitions".into(), definitions.clone());
+        }
+        let text = inner
+            .get("description")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let nested = block_from_json_schema(
+            &text,
+            &inner,
+            Annotations {
+                sensitive: annotations.sensitive,
+                blocks: annotations.blocks,
+                ..Annotations::default()
+            },
+        );
+        block = block.block(NestedBlock {
+            type_name: (*name).to_owned(),
+            block: nested,
+            nesting: Nesting::Single,
+            min_items: 0,
+            max_items: 1,
+        });
     }
     block
 }

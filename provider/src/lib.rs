@@ -6,6 +6,7 @@ pub mod config;
 pub mod data_sources;
 pub mod derive;
 pub mod docs;
+pub mod host;
 pub mod resources;
 pub mod timeouts;
 
@@ -42,11 +43,13 @@ impl Provider for HomelabProvider {
         Schema::new(
             0,
             Block::new(
-                "The `homelab` provider describes a whole homelab in HCL: Traefik routes, \
+                "The `homelab` provider describes a whole homelab in HCL: Traefik routes and \
+                 Prometheus targets on hosts reached locally or over SSH (`ssh` block), \
                  Proxmox guests (`proxmox` block) and AWS instances, security groups and \
                  Route 53 records (`aws` block). Every block is optional: configure what the \
                  lab uses; a resource whose block is missing fails at plan naming it.",
             )
+            .block(config::ssh::block())
             .block(config::aws::block())
             .block(config::proxmox::block()),
         )
@@ -55,7 +58,12 @@ impl Provider for HomelabProvider {
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         let state = &self.state;
         vec![
-            Arc::new(resources::traefik_route::TraefikRouteResource),
+            Arc::new(resources::traefik_route::TraefikRouteResource::new(
+                state.clone(),
+            )),
+            Arc::new(resources::prometheus_target::PrometheusTargetResource::new(
+                state.clone(),
+            )),
             Arc::new(resources::aws_instance::AwsInstanceResource::new(
                 state.clone(),
             )),
@@ -87,6 +95,7 @@ impl Provider for HomelabProvider {
         let mut diags = Diagnostics::new();
         diags.extend(config::aws::validate(config));
         diags.extend(config::proxmox::validate(config));
+        diags.extend(config::ssh::validate(config));
         diags
     }
 
@@ -94,6 +103,7 @@ impl Provider for HomelabProvider {
         let mut diags = Diagnostics::new();
         diags.extend(self.state.aws.configure(config).await);
         diags.extend(self.state.proxmox.configure(config));
+        diags.extend(self.state.ssh.configure(config));
         diags
     }
 }

@@ -63,6 +63,11 @@ pub enum Error {
     #[error("Traefik API at {endpoint}: {message}")]
     TraefikApi { endpoint: String, message: String },
 
+    /// An operation on a host failed: `host` names it (`local`, `ssh admin@10.0.20.11:22`),
+    /// `message` says what was being done and what the host said.
+    #[error("{host}: {message}")]
+    Host { host: String, message: String },
+
     /// A wait ran out; says what it waited for and the last thing it saw.
     #[error("timed out after {} waiting for {what}; last seen: {last_seen}", format_duration(*waited))]
     Timeout {

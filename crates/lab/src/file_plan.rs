@@ -86,6 +86,31 @@ pub fn apply(plan: &FilePlan) -> Result<(), Error> {
     }
 }
 
+/// [`apply`] on any host (local or over SSH).
+#[cfg(feature = "hosts")]
+pub async fn apply_on(host: &dyn crate::host::Host, plan: &FilePlan) -> Result<(), Error> {
+    match plan.action {
+        Action::None => Ok(()),
+        Action::Create | Action::Update => {
+            let after = plan
+                .after
+                .as_deref()
+                .expect("a create or update plan carries the content to write");
+            tracing::debug!(host = %host.name(), path = %plan.path.display(), action = plan.action.as_str(), "writing file");
+            host.write_file(
+                &plan.path,
+                after.as_bytes(),
+                &crate::host::FileMode::config_file(),
+            )
+            .await
+        }
+        Action::Delete => {
+            tracing::debug!(host = %host.name(), path = %plan.path.display(), "removing file");
+            host.remove_file(&plan.path).await.map(|_| ())
+        }
+    }
+}
+
 /// Whether `dir` is a directory: `Ok(false)` when nothing is there, an error when
 /// something else is (a file, a dangling link) or it cannot be looked at.
 pub fn dir_exists(dir: &Path) -> Result<bool, Error> {

@@ -25,13 +25,24 @@ pub const FILE_MODE: u32 = 0o644;
 /// directory is fsynced last so the rename survives a crash. On any failure the
 /// temporary file is removed and the error names `path` and the OS error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_with(path, bytes, FILE_MODE, None)
+}
+
+/// [`write_atomic`] with other permission bits, and an owner (`user` or `user:group`, set
+/// with `chown` on the temporary file, so the file never appears with the wrong owner).
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<&str>,
+) -> Result<(), Error> {
     let io_err = |source| Error::Io {
         action: "writing",
         path: path.to_owned(),
         source,
     };
     let tmp = temp_path_for(path).map_err(io_err)?;
-    let result = write_then_rename(&tmp, path, bytes);
+    let result = write_then_rename(&tmp, path, bytes, mode, owner);
     if result.is_err() {
         // Best effort: the original error is the one worth reporting.
         let _ = fs::remove_file(&tmp);
@@ -39,18 +50,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     result.map_err(io_err)
 }
 
-fn write_then_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_then_rename(
+    tmp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<&str>,
+) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(FILE_MODE)
+        .mode(mode)
         .open(tmp)?;
     file.write_all(bytes)?;
-    // The open mode is filtered by the umask; set it explicitly so the result is 0644
-    // whatever umask the surface (terraform, ansible, semaphore) runs under.
-    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    // The open mode is filtered by the umask; set it explicitly so the result is what was
+    // asked whatever umask the surface (terraform, ansible, semaphore) runs under.
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
     file.sync_all()?;
     drop(file);
+    if let Some(owner) = owner {
+        let out = std::process::Command::new("chown")
+            .arg("--")
+            .arg(owner)
+            .arg(tmp)
+            .output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "chown {owner}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
     fs::rename(tmp, path)?;
     if let Some(dir) = path.parent() {
         fs::File::open(dir)?.sync_all()?;

@@ -16,6 +16,8 @@
 //! - [`validation`]: field errors with the path of the argument they concern.
 //! - [`secret`]: the type for passwords and tokens, which never prints.
 //! - [`files`]: atomic local file writes and reads.
+//! - `host` (feature `hosts`): the one `Host` every on-host capability acts through, local
+//!   or over SSH (russh), with one shared connection per host.
 //! - [`file_plan`]: plan and apply for capabilities that manage one whole file.
 //! - `http` (feature `blocking-http`): a small blocking HTTP(S) client, no async runtime.
 //! - [`traefik_rule`]: parser and checker for Traefik v3 router rules.
@@ -43,6 +45,8 @@ pub mod file_plan;
 pub mod files;
 #[cfg(feature = "blocking-http")]
 pub mod health_check;
+#[cfg(feature = "hosts")]
+pub mod host;
 #[cfg(feature = "blocking-http")]
 pub mod http;
 pub mod prometheus_target;

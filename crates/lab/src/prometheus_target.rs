@@ -256,6 +256,41 @@ pub fn apply(plan: &FilePlan) -> Result<(), Error> {
     file_plan::apply(plan)
 }
 
+/// The targets a file at `path` holds, read back for drift and import: one target group
+/// (what [`PrometheusTarget::render`] writes). `Err` says why the file is something else.
+pub fn parse_target_file(path: &Path, bytes: &[u8]) -> Result<PrometheusTarget, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Group {
+        targets: Vec<String>,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+    }
+    let groups: Vec<Group> = serde_json::from_slice(bytes)
+        .map_err(|e| format!("it is not a file_sd target list: {e}"))?;
+    let [group] = <[Group; 1]>::try_from(groups).map_err(|groups| {
+        format!(
+            "it holds {} target groups; a target file holds exactly one",
+            groups.len()
+        )
+    })?;
+    let job = match (path.file_stem(), path.extension()) {
+        (Some(stem), Some(ext)) if ext == "json" => stem.to_string_lossy().into_owned(),
+        _ => return Err("its name is not <job>.json".into()),
+    };
+    let file_sd_dir = path
+        .parent()
+        .and_then(Path::to_str)
+        .ok_or("its directory is not a UTF-8 path")?
+        .to_owned();
+    Ok(PrometheusTarget {
+        job,
+        targets: group.targets,
+        labels: group.labels,
+        file_sd_dir,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +305,17 @@ mod tests {
             "file_sd_dir": dir,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_rendered_file_reads_back_as_the_same_target() {
+        let t = target("/etc/prometheus/file_sd");
+        let back = parse_target_file(&t.file_path(), t.render().as_bytes()).unwrap();
+        assert_eq!(back, t);
+        let two = br#"[{"targets":["a:1"]},{"targets":["b:1"]}]"#;
+        let err = parse_target_file(&t.file_path(), two).unwrap_err();
+        assert!(err.contains("2 target groups"), "{err}");
+        assert!(parse_target_file(&t.file_path(), b"nope").is_err());
     }
 
     fn messages(errors: &[FieldError]) -> Vec<String> {

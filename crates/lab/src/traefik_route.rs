@@ -419,22 +419,55 @@ fn is_managed(bytes: &[u8]) -> bool {
 
 /// Reads the route file at `path`. A missing file is `Ok(None)`.
 pub fn read_route_file(path: &Path) -> Result<Option<RouteFile>, Error> {
-    let Some(bytes) = files::read_optional(path)? else {
-        return Ok(None);
-    };
-    let content = String::from_utf8_lossy(&bytes).into_owned();
-    let (parsed, unparsed_reason) = match parse_route(path, &bytes) {
-        Ok(route) => (Some(route), None),
-        Err(reason) => (None, Some(reason)),
-    };
-    Ok(Some(RouteFile {
-        path: path.to_owned(),
-        sha256: files::sha256_hex(&bytes),
-        managed: is_managed(&bytes),
-        content,
-        parsed,
-        unparsed_reason,
-    }))
+    Ok(files::read_optional(path)?.map(|bytes| RouteFile::from_bytes(path, &bytes)))
+}
+
+/// [`read_route_file`] on any host (local or over SSH): one read of the file.
+#[cfg(feature = "hosts")]
+pub async fn read_route_file_on(
+    host: &dyn crate::host::Host,
+    path: &Path,
+) -> Result<Option<RouteFile>, Error> {
+    Ok(host
+        .read_file(path)
+        .await?
+        .map(|bytes| RouteFile::from_bytes(path, &bytes)))
+}
+
+impl RouteFile {
+    /// What the bytes found at `path` say.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> RouteFile {
+        let (parsed, unparsed_reason) = match parse_route(path, bytes) {
+            Ok(route) => (Some(route), None),
+            Err(reason) => (None, Some(reason)),
+        };
+        RouteFile {
+            path: path.to_owned(),
+            sha256: files::sha256_hex(bytes),
+            managed: is_managed(bytes),
+            content: String::from_utf8_lossy(bytes).into_owned(),
+            parsed,
+            unparsed_reason,
+        }
+    }
+
+    /// The route in the file, for import: the file must be a single route.
+    pub fn importable(self) -> Result<TraefikRoute, Error> {
+        match self {
+            RouteFile {
+                parsed: Some(route),
+                ..
+            } => Ok(route),
+            RouteFile {
+                path,
+                unparsed_reason,
+                ..
+            } => Err(Error::NotImportable {
+                path,
+                reason: unparsed_reason.unwrap_or_default(),
+            }),
+        }
+    }
 }
 
 fn parse_route(path: &Path, bytes: &[u8]) -> Result<TraefikRoute, String> {
@@ -510,19 +543,17 @@ fn parse_route(path: &Path, bytes: &[u8]) -> Result<TraefikRoute, String> {
 
 /// Reads a route for `terraform import`: the file must exist and be a single route.
 pub fn import_route(path: &Path) -> Result<TraefikRoute, Error> {
-    let not_importable = |reason: String| Error::NotImportable {
-        path: path.to_owned(),
-        reason,
-    };
     match read_route_file(path)? {
-        None => Err(not_importable("there is no file at this path".into())),
-        Some(RouteFile {
-            parsed: Some(route),
-            ..
-        }) => Ok(route),
-        Some(RouteFile {
-            unparsed_reason, ..
-        }) => Err(not_importable(unparsed_reason.unwrap_or_default())),
+        None => Err(no_file_to_import(path)),
+        Some(file) => file.importable(),
+    }
+}
+
+/// The import error for a path with nothing at it.
+pub fn no_file_to_import(path: &Path) -> Error {
+    Error::NotImportable {
+        path: path.to_owned(),
+        reason: "there is no file at this path".into(),
     }
 }
 
@@ -642,23 +673,70 @@ pub fn apply(plan: &RoutePlan, ownership: Ownership) -> Result<(), Error> {
         return Ok(());
     }
     let current = files::read_optional(&plan.path)?;
-    let exists = current.is_some();
-    let managed = current.as_deref().is_some_and(is_managed);
-    guard(plan, ownership, exists, managed)?;
+    guard_current(plan, ownership, current.as_deref())?;
     match plan.action {
         Action::None => Ok(()),
         Action::Create | Action::Update => {
-            let after = plan
-                .after
-                .as_deref()
-                .expect("a create or update plan carries the content to write");
             tracing::debug!(path = %plan.path.display(), action = plan.action.as_str(), "writing traefik route");
-            files::write_atomic(&plan.path, after.as_bytes())
+            files::write_atomic(&plan.path, plan.content_to_write().as_bytes())
         }
         Action::Delete => {
             tracing::debug!(path = %plan.path.display(), "removing traefik route");
             files::remove_if_exists(&plan.path).map(|_| ())
         }
+    }
+}
+
+/// [`apply`] on any host: the same ownership check against the file as it is now, then an
+/// atomic write or a removal there.
+#[cfg(feature = "hosts")]
+pub async fn apply_on(
+    host: &dyn crate::host::Host,
+    plan: &RoutePlan,
+    ownership: Ownership,
+) -> Result<(), Error> {
+    if plan.action == Action::None {
+        return Ok(());
+    }
+    let current = host.read_file(&plan.path).await?;
+    guard_current(plan, ownership, current.as_deref())?;
+    match plan.action {
+        Action::None => Ok(()),
+        Action::Create | Action::Update => {
+            tracing::debug!(host = %host.name(), path = %plan.path.display(), action = plan.action.as_str(), "writing traefik route");
+            host.write_file(
+                &plan.path,
+                plan.content_to_write().as_bytes(),
+                &crate::host::FileMode::config_file(),
+            )
+            .await
+        }
+        Action::Delete => {
+            tracing::debug!(host = %host.name(), path = %plan.path.display(), "removing traefik route");
+            host.remove_file(&plan.path).await.map(|_| ())
+        }
+    }
+}
+
+/// The ownership rule against the file as it is at apply time (`None`: no file).
+fn guard_current(
+    plan: &RoutePlan,
+    ownership: Ownership,
+    current: Option<&[u8]>,
+) -> Result<(), Error> {
+    guard(
+        plan,
+        ownership,
+        current.is_some(),
+        current.is_some_and(is_managed),
+    )
+}
+
+impl RoutePlan {
+    fn content_to_write(&self) -> &str {
+        self.after
+            .as_deref()
+            .expect("a create or update plan carries the content to write")
     }
 }
 

@@ -71,6 +71,19 @@ fn plan_object(block: &Block, proposed: &Value, config: &Value, creating: bool) 
             *slot = Value::unknown();
         }
     }
+    // A single nested block (`host { }`) gets the same treatment as its parent: defaults
+    // and computed values of its own attributes.
+    for nested in &block.blocks {
+        if !matches!(nested.nesting, Nesting::Single | Nesting::Group) {
+            continue;
+        }
+        let configured = config.get_attr(&nested.type_name).unwrap_or(&Value::Null);
+        if configured.is_null() || !configured.is_known() {
+            continue;
+        }
+        let slot = out.entry(nested.type_name.clone()).or_insert(Value::Null);
+        *slot = plan_object(&nested.block, slot, configured, creating);
+    }
     Value::Object(out)
 }
 

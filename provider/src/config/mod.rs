@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod proxmox;
+pub mod ssh;
 
 /// What `configure` sets up, shared by every resource and data source.
 #[derive(Default)]
@@ -13,4 +14,6 @@ pub struct ProviderState {
     pub aws: aws::AwsSlot,
     /// The `proxmox` block: the Proxmox VE API client.
     pub proxmox: proxmox::ProxmoxSlot,
+    /// The `ssh` block's defaults and the one SSH connection pool.
+    pub ssh: ssh::SshSlot,
 }

@@ -71,6 +71,7 @@ fn schema() -> &'static Schema {
              instance. Delete terminates it and waits until it is gone.",
             &json_schema,
             Annotations {
+                blocks: &[],
                 requires_replace: &["ami", "subnet_id", "key_name", "associate_public_ip"],
                 skip: &[],
                 sensitive: &[],

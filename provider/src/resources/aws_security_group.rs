@@ -45,6 +45,7 @@ fn schema() -> &'static Schema {
              while a network interface (an instance shutting down) still uses the group.",
             &json_schema,
             Annotations {
+                blocks: &[],
                 requires_replace: &["name", "description", "vpc_id"],
                 skip: &[],
                 sensitive: &[],

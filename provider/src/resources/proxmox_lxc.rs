@@ -53,6 +53,7 @@ fn schema() -> &'static Schema {
              replace the container. Import with `node/vmid`.",
             &json_schema,
             Annotations {
+                blocks: &[],
                 requires_replace: &[
                     "node",
                     "vm_id",

@@ -72,6 +72,7 @@ fn schema() -> &'static Schema {
              `node/vmid`.",
             &json_schema,
             Annotations {
+                blocks: &[],
                 requires_replace: &["node", "vm_id", "clone"],
                 skip: &[],
                 sensitive: &[],

@@ -45,6 +45,7 @@ fn schema() -> &'static Schema {
              hashicorp/aws.",
             &json_schema,
             Annotations {
+                blocks: &[],
                 requires_replace: &["zone_id", "name", "type"],
                 // A block, as in hashicorp/aws (`alias { ... }`).
                 skip: &["alias"],

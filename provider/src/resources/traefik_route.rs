@@ -1,9 +1,9 @@
-//! `homelab_traefik_route`: one Traefik route file per resource. The capability (render,
-//! read back, plan, apply, wait for Traefik) is `lab::traefik_route`; this file maps
-//! Terraform values to it.
+//! `homelab_traefik_route`: one Traefik route file per resource, on the local machine or on
+//! a `host` over SSH. The capability (render, read back, plan, apply, wait for Traefik) is
+//! `lab::traefik_route`; this file maps Terraform values to it.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lab::traefik_route::{self as route, Ownership, TraefikRoute};
@@ -13,15 +13,31 @@ use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
 use tfplugin::schema::{Attribute, Schema};
 use tfplugin::serde_bridge;
 
+use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
+use crate::host;
 
 pub const TYPE_NAME: &str = "homelab_traefik_route";
 /// Attributes Terraform adds to the capability's arguments.
-const COMPUTED: &[&str] = &["id", "config_path", "content_sha256"];
+const COMPUTED: &[&str] = &[
+    "id",
+    "config_path",
+    "content_sha256",
+    "host",
+    "host_public_key",
+];
 /// How long apply waits for Traefik to report the router live (when `traefik_api_url` is set).
 const ROUTED_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub struct TraefikRouteResource;
+pub struct TraefikRouteResource {
+    state: Arc<ProviderState>,
+}
+
+impl TraefikRouteResource {
+    pub fn new(state: Arc<ProviderState>) -> Self {
+        Self { state }
+    }
+}
 
 fn schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
@@ -31,15 +47,18 @@ fn schema() -> &'static Schema {
         let block = derive::block_from_json_schema(
             "A Traefik route: a router (rule, entrypoints, middlewares, priority, TLS certificate \
              resolver) and its load-balanced service, written as one file into a Traefik \
-             file-provider directory. Writes are atomic; a file this provider did not write is \
-             never overwritten (import it instead); hand edits show up as drift in the next plan.",
+             file-provider directory, on this machine or on a `host` over SSH. Writes are \
+             atomic; a file this provider did not write is never overwritten (import it \
+             instead); hand edits show up as drift in the next plan.",
             &json_schema,
             Annotations {
                 requires_replace: &["name", "config_dir"],
                 skip: &[],
+                blocks: &[],
                 // The API URL may carry basic-auth credentials.
                 sensitive: &["traefik_api_url"],
                 extra: vec![
+                    host::public_key_attribute(),
                     Attribute::computed("id", Type::String)
                         .description("The route file's absolute path."),
                     Attribute::computed("config_path", Type::String)
@@ -49,7 +68,8 @@ fn schema() -> &'static Schema {
                     ),
                 ],
             },
-        );
+        )
+        .block(host::block());
         Schema::new(0, block)
     })
 }
@@ -68,11 +88,14 @@ fn validate_route(route: &TraefikRoute) -> Diagnostics {
     derive::field_error_diagnostics("Invalid Traefik route", &route.validate())
 }
 
-/// The state Terraform stores for a route as it is on disk.
+/// The state Terraform stores for a route as it is on disk. `kept` is the value (plan or
+/// state) whose Terraform-only attributes carry over: the API URL, which is not in the
+/// file, and the `host` block.
 fn state_from(
     route: &TraefikRoute,
     sha256: &str,
-    traefik_api_url: &Value,
+    kept: &Value,
+    public_key: Value,
 ) -> Result<Value, Diagnostics> {
     let mut json = serde_json::to_value(route).map_err(|e| {
         Diagnostics::from(Diagnostic::error("Cannot record the route", e.to_string()))
@@ -86,8 +109,10 @@ fn state_from(
     }
     let mut value = serde_bridge::from_json(&json, &schema().value_type())
         .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot record the route", e)))?;
-    // The API URL is not in the file; it stays what the configuration (or state) said.
-    value.set_attr("traefik_api_url", traefik_api_url.clone());
+    for name in ["traefik_api_url", host::BLOCK] {
+        value.set_attr(name, kept.get_attr(name).cloned().unwrap_or(Value::Null));
+    }
+    value.set_attr(host::PUBLIC_KEY, public_key);
     Ok(value)
 }
 
@@ -95,47 +120,61 @@ fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
     Diagnostic::error(summary, error.to_string()).into()
 }
 
-/// Writes the route, then (when asked) waits until Traefik serves it.
-async fn write(request: &ApplyRequest<'_>, ownership: Ownership) -> Outcome {
-    let desired = match route_from(request.planned) {
-        Ok(route) => route,
-        Err(diags) => return Outcome::failed(diags),
-    };
-    let errors = validate_route(&desired);
-    if errors.has_errors() {
-        return Outcome::failed(errors);
-    }
-    let path = desired.file_path();
-    let written = route::read_route_file(&path).and_then(|actual| {
-        let plan = route::plan(&path, Some(&desired), actual.as_ref());
-        route::apply(&plan, ownership)
-    });
-    if let Err(e) = written {
-        // Nothing was written, so nothing new exists: keep what state had before.
-        return Outcome::unchanged(
-            request.prior,
-            request.private,
-            lab_error("Cannot write the Traefik route", e),
-        );
-    }
-    let mut outcome = Outcome::ok(request.planned.clone());
-    if let Some(api_url) = &desired.traefik_api_url {
-        let waited = tokio::select! {
-            result = route::wait_until_routed(api_url, &desired, ROUTED_TIMEOUT) => result,
-            _ = request.ctx.cancel.cancelled() => {
-                outcome.diagnostics.error("Interrupted", "Stopped while waiting for Traefik to serve the route; the file is written.");
-                return outcome;
+impl TraefikRouteResource {
+    /// Writes the route, then (when asked) waits until Traefik serves it.
+    async fn write(&self, request: &ApplyRequest<'_>, ownership: Ownership) -> Outcome {
+        let desired = match route_from(request.planned) {
+            Ok(route) => route,
+            Err(diags) => return Outcome::failed(diags),
+        };
+        let errors = validate_route(&desired);
+        if errors.has_errors() {
+            return Outcome::failed(errors);
+        }
+        let target = match host::connect(&self.state, request.planned) {
+            Ok(target) => target,
+            Err(diags) => return Outcome::unchanged(request.prior, request.private, diags),
+        };
+        let path = desired.file_path();
+        let written = async {
+            let actual = route::read_route_file_on(target.host.as_ref(), &path).await?;
+            let plan = route::plan(&path, Some(&desired), actual.as_ref());
+            route::apply_on(target.host.as_ref(), &plan, ownership).await?;
+            target.public_key().await
+        }
+        .await;
+        let public_key = match written {
+            Ok(key) => key,
+            // Nothing was written, so nothing new exists: keep what state had before.
+            Err(e) => {
+                return Outcome::unchanged(
+                    request.prior,
+                    request.private,
+                    lab_error("Cannot write the Traefik route", e),
+                )
             }
         };
-        if let Err(e) = waited {
-            // The file is written and recorded; Terraform marks a new route tainted, so the
-            // next apply writes it again once the cause is fixed.
-            outcome
-                .diagnostics
-                .extend(lab_error("Traefik does not serve the route", e));
+        let mut planned = request.planned.clone();
+        planned.set_attr(host::PUBLIC_KEY, public_key);
+        let mut outcome = Outcome::ok(planned);
+        if let Some(api_url) = &desired.traefik_api_url {
+            let waited = tokio::select! {
+                result = route::wait_until_routed(api_url, &desired, ROUTED_TIMEOUT) => result,
+                _ = request.ctx.cancel.cancelled() => {
+                    outcome.diagnostics.error("Interrupted", "Stopped while waiting for Traefik to serve the route; the file is written.");
+                    return outcome;
+                }
+            };
+            if let Err(e) = waited {
+                // The file is written and recorded; Terraform marks a new route tainted, so the
+                // next apply writes it again once the cause is fixed.
+                outcome
+                    .diagnostics
+                    .extend(lab_error("Traefik does not serve the route", e));
+            }
         }
+        outcome
     }
-    outcome
 }
 
 #[tfplugin::async_trait]
@@ -149,17 +188,24 @@ impl Resource for TraefikRouteResource {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diags = host::validate(config);
         // Values from other resources may be unknown until apply; plan checks them again.
-        if !config.is_known() {
-            return Diagnostics::new();
+        if !config.is_known_except(COMPUTED) {
+            return diags;
         }
         match route_from(config) {
-            Ok(route) => validate_route(&route),
-            Err(diags) => diags,
+            Ok(route) => diags.extend(validate_route(&route)),
+            Err(errors) => diags.extend(errors),
         }
+        diags
     }
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
+        let host_diags = host::validate(&change.planned);
+        if host_diags.has_errors() {
+            return host_diags;
+        }
+        host::plan(change);
         let planned = &mut change.planned;
         let name = planned
             .get_attr("name")
@@ -193,12 +239,12 @@ impl Resource for TraefikRouteResource {
     async fn create(&self, request: ApplyRequest<'_>) -> Outcome {
         // A file with our header but no state (say, state was lost) is adopted; a foreign
         // file is refused with a hint to import it.
-        write(&request, Ownership::RequireHeader).await
+        self.write(&request, Ownership::RequireHeader).await
     }
 
     async fn update(&self, request: ApplyRequest<'_>) -> Outcome {
         // The file is in state, so it is ours even if it was imported without our header.
-        write(&request, Ownership::Owned).await
+        self.write(&request, Ownership::Owned).await
     }
 
     async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
@@ -209,11 +255,17 @@ impl Resource for TraefikRouteResource {
         else {
             return Diagnostics::new();
         };
+        let target = match host::connect(&self.state, request.prior) {
+            Ok(target) => target,
+            Err(diags) => return diags,
+        };
         let path = Path::new(path);
-        let removed = route::read_route_file(path).and_then(|actual| {
+        let removed = async {
+            let actual = route::read_route_file_on(target.host.as_ref(), path).await?;
             let plan = route::plan(path, None, actual.as_ref());
-            route::apply(&plan, Ownership::Owned)
-        });
+            route::apply_on(target.host.as_ref(), &plan, Ownership::Owned).await
+        }
+        .await;
         match removed {
             Ok(()) => Diagnostics::new(),
             Err(e) => lab_error("Cannot remove the Traefik route", e),
@@ -224,18 +276,29 @@ impl Resource for TraefikRouteResource {
         let Some(path) = state.get_attr("config_path").and_then(Value::as_str) else {
             return Outcome::ok(Value::Null);
         };
-        let file = match route::read_route_file(Path::new(path)) {
-            Ok(Some(file)) => file,
-            // Deleted behind Terraform's back: the next plan creates it again.
-            Ok(None) => return Outcome::ok(Value::Null),
-            Err(e) => return Outcome::failed(lab_error("Cannot read the Traefik route", e)),
+        let target = match host::connect(&self.state, state) {
+            Ok(target) => target,
+            Err(diags) => return Outcome::unchanged(state, private, diags),
         };
-        let api_url = state
-            .get_attr("traefik_api_url")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let read = async {
+            let file = route::read_route_file_on(target.host.as_ref(), Path::new(path)).await?;
+            Ok::<_, lab::Error>((file, target.public_key().await?))
+        }
+        .await;
+        let (file, public_key) = match read {
+            Ok((Some(file), key)) => (file, key),
+            // Deleted behind Terraform's back: the next plan creates it again.
+            Ok((None, _)) => return Outcome::ok(Value::Null),
+            Err(e) => {
+                return Outcome::unchanged(
+                    state,
+                    private,
+                    lab_error("Cannot read the Traefik route", e),
+                )
+            }
+        };
         let new_state = match &file.parsed {
-            Some(parsed) => state_from(parsed, &file.sha256, &api_url),
+            Some(parsed) => state_from(parsed, &file.sha256, state, public_key),
             // Not one of our route files any more: keep the recorded arguments and let the
             // changed hash drive an update that rewrites it.
             None => {
@@ -251,24 +314,18 @@ impl Resource for TraefikRouteResource {
     }
 
     async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
-        let path = Path::new(id);
-        if !path.is_absolute() {
-            return Err(Diagnostic::error(
-                "Invalid import ID",
-                format!("The import ID is the route file's absolute path, e.g. /etc/traefik/dynamic/whoami.toml; got {id:?}."),
-            )
-            .into());
-        }
-        let imported = route::import_route(path)
-            .map_err(|e| lab_error("Cannot import the Traefik route", e))?;
-        let file = route::read_route_file(path)
-            .map_err(|e| lab_error("Cannot import the Traefik route", e))?
-            .ok_or_else(|| {
-                Diagnostics::from(Diagnostic::error(
-                    "Cannot import the Traefik route",
-                    format!("{id} disappeared while importing"),
-                ))
-            })?;
-        state_from(&imported, &file.sha256, &Value::Null)
+        let (host_block, path) = host::parse_import_id(id, "/etc/traefik/dynamic/whoami.toml")?;
+        let mut located = Value::Object(Default::default());
+        located.set_attr(host::BLOCK, host_block);
+        let target = host::connect(&self.state, &located)?;
+        let cannot = |e| lab_error("Cannot import the Traefik route", e);
+        let file = route::read_route_file_on(target.host.as_ref(), &path)
+            .await
+            .map_err(cannot)?
+            .ok_or_else(|| cannot(route::no_file_to_import(&path)))?;
+        let sha256 = file.sha256.clone();
+        let imported = file.importable().map_err(cannot)?;
+        let public_key = target.public_key().await.map_err(cannot)?;
+        state_from(&imported, &sha256, &located, public_key)
     }
 }

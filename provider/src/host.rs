@@ -1,0 +1,282 @@
+//! The `host { }` block of every on-host resource (Traefik routes, Prometheus targets, and
+//! what follows them): which machine the resource acts on, merged with the provider's
+//! `ssh { }` defaults into a `lab::host::Host`. No block means the machine Terraform runs on.
+//!
+//! The key a host presented is recorded in the computed `host_public_key`; with
+//! `trust_on_first_use` that recorded key is what every later connection must present.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use lab::host::ssh::SshHost;
+use lab::host::target::{HostArgs, SshTarget};
+use lab::host::{Host, Local};
+use lab::validation::{FieldError, PathSegment};
+use tfplugin::cty::{Type, Value};
+use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::path::AttrPath;
+use tfplugin::provider::PlanChange;
+use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
+use tfplugin::serde_bridge;
+
+use crate::config::{ssh, ProviderState};
+use crate::derive::{self, Annotations};
+
+/// The block's name in a resource.
+pub const BLOCK: &str = "host";
+/// The computed attribute recording the host's SSH key.
+pub const PUBLIC_KEY: &str = "host_public_key";
+/// What an on-host resource's argument type does not hold: these two are Terraform's.
+pub const ATTRIBUTES: &[&str] = &[BLOCK, PUBLIC_KEY];
+
+fn host_block() -> &'static Block {
+    static BLOCK_SCHEMA: OnceLock<Block> = OnceLock::new();
+    BLOCK_SCHEMA.get_or_init(|| {
+        let json_schema = serde_json::to_value(schemars::schema_for!(HostArgs))
+            .expect("a JSON schema serialises");
+        derive::block_from_json_schema(
+            "The host to act on, over SSH; without this block, the machine Terraform runs \
+             on. Unset values come from the provider's `ssh` block. The host key is always \
+             verified: `host_key`, the provider's `ssh.known_hosts`, or `trust_on_first_use`. \
+             Changing `address` or `port` replaces the resource (it then lives on another \
+             machine).",
+            &json_schema,
+            Annotations {
+                sensitive: ssh::SENSITIVE,
+                blocks: &["bastion"],
+                ..Annotations::default()
+            },
+        )
+    })
+}
+
+/// The `host` block, for a resource's schema.
+pub fn block() -> NestedBlock {
+    NestedBlock {
+        type_name: BLOCK.into(),
+        block: host_block().clone(),
+        nesting: Nesting::Single,
+        min_items: 0,
+        max_items: 1,
+    }
+}
+
+/// The computed `host_public_key` attribute, for a resource's schema.
+pub fn public_key_attribute() -> Attribute {
+    Attribute::computed(PUBLIC_KEY, Type::String).description(
+        "The SSH public key the host presented (null for the local machine). With \
+         `trust_on_first_use`, later connections must present this same key.",
+    )
+}
+
+fn host_value(value: &Value) -> Option<&Value> {
+    value.get_attr(BLOCK).filter(|h| !h.is_null())
+}
+
+/// Errors from `HostArgs::validate`, whose paths start inside the block, at `host.<...>`.
+fn report(summary: &str, errors: &[FieldError]) -> Diagnostics {
+    let prefixed: Vec<FieldError> = errors
+        .iter()
+        .map(|e| {
+            let mut path = vec![PathSegment::Field(BLOCK.into())];
+            path.extend(e.path.iter().cloned());
+            FieldError::new(path, e.message.clone())
+        })
+        .collect();
+    derive::field_error_diagnostics(summary, &prefixed)
+}
+
+/// Checks a configuration's or plan's `host` block; values still unknown are checked later.
+pub fn validate(value: &Value) -> Diagnostics {
+    let Some(host) = host_value(value) else {
+        return Diagnostics::new();
+    };
+    derive::validate_known::<HostArgs, _>(
+        "Invalid host block",
+        host,
+        &host_block().value_type(),
+        &[],
+        |args| args.validate(&[]),
+        report,
+    )
+}
+
+/// The arguments of a known `host` block; `None` without one.
+fn args(value: &Value) -> Result<Option<HostArgs>, Diagnostics> {
+    let Some(host) = host_value(value) else {
+        return Ok(None);
+    };
+    derive::args_from::<HostArgs>(host, &[])
+        .map(Some)
+        .map_err(|e| {
+            Diagnostic::error("Invalid host block", e)
+                .at(AttrPath::attr(BLOCK))
+                .into()
+        })
+}
+
+/// Where a host block points, for telling whether the resource moved machines.
+fn location(value: &Value) -> Option<(Value, Value)> {
+    let host = host_value(value)?;
+    Some((
+        host.get_attr("address").cloned().unwrap_or(Value::Null),
+        host.get_attr("port").cloned().unwrap_or(Value::Null),
+    ))
+}
+
+/// The host's part of a plan: moving to another machine (`address`, `port`) replaces the
+/// resource, and `host_public_key` is null for the local machine, unknown until a new
+/// host has been connected to, and kept otherwise.
+pub fn plan(change: &mut PlanChange<'_>) {
+    let creating = change.prior.is_null();
+    let before = location(change.prior);
+    let after = location(&change.planned);
+    let moved = !creating
+        && match (&before, &after) {
+            (None, None) => false,
+            (Some((a1, p1)), Some((a2, p2))) => {
+                !a2.is_known() || !p2.is_known() || !a1.sem_eq(a2) || !p1.sem_eq(p2)
+            }
+            _ => true,
+        };
+    if moved {
+        change
+            .requires_replace
+            .push(AttrPath::attr(BLOCK).then_attr("address"));
+    }
+    let key = if after.is_none() {
+        Value::Null
+    } else if creating || moved {
+        Value::unknown()
+    } else {
+        change
+            .prior
+            .get_attr(PUBLIC_KEY)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    change.planned.set_attr(PUBLIC_KEY, key);
+}
+
+/// A resource's host, ready to act on.
+pub struct Connected {
+    pub host: Arc<dyn Host>,
+    ssh: Option<SshHost>,
+}
+
+impl Connected {
+    /// What to record in `host_public_key`: the key the host presented, null when local.
+    pub async fn public_key(&self) -> Result<Value, lab::Error> {
+        match &self.ssh {
+            None => Ok(Value::Null),
+            Some(ssh) => Ok(Value::String(ssh.host_public_key().await?)),
+        }
+    }
+}
+
+/// The host a resource value (configuration, plan or state) names. Connecting happens on
+/// first use; this only resolves the settings.
+pub fn connect(state: &ProviderState, value: &Value) -> Result<Connected, Diagnostics> {
+    let Some(args) = args(value)? else {
+        return Ok(Connected {
+            host: Arc::new(Local),
+            ssh: None,
+        });
+    };
+    let recorded = value.get_attr(PUBLIC_KEY).and_then(Value::as_str);
+    let target = SshTarget::resolve(&args, &state.ssh.defaults(), recorded).map_err(|e| {
+        Diagnostics::from(
+            Diagnostic::error("Cannot reach the host", e.to_string()).at(AttrPath::attr(BLOCK)),
+        )
+    })?;
+    let ssh = state.ssh.pool.host(target);
+    Ok(Connected {
+        host: Arc::new(ssh.clone()),
+        ssh: Some(ssh),
+    })
+}
+
+/// An import ID: `/abs/path` on the local machine, or `[user@]address[:port]:/abs/path` on a
+/// host over SSH (its key checked against the provider's `ssh.known_hosts`). Returns the
+/// `host` block value (null for local) and the path.
+pub fn parse_import_id(id: &str, example: &str) -> Result<(Value, PathBuf), Diagnostics> {
+    let invalid = || {
+        Diagnostics::from(Diagnostic::error(
+            "Invalid import ID",
+            format!(
+                "The import ID is the file's absolute path ({example}), or \
+                 [user@]address[:port]:/abs/path for a file on a host over SSH; got {id:?}."
+            ),
+        ))
+    };
+    if id.starts_with('/') {
+        return Ok((Value::Null, PathBuf::from(id)));
+    }
+    let (remote, path) = id.split_once(":/").ok_or_else(invalid)?;
+    let path = format!("/{path}");
+    let (user, location) = match remote.split_once('@') {
+        Some((user, rest)) => (Some(user), rest),
+        None => (None, remote),
+    };
+    let (address, port) = if let Some(rest) = location.strip_prefix('[') {
+        let (address, tail) = rest.split_once(']').ok_or_else(invalid)?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => Some(p.parse::<i64>().map_err(|_| invalid())?),
+            None if tail.is_empty() => None,
+            None => return Err(invalid()),
+        };
+        (address, port)
+    } else {
+        match location.rsplit_once(':') {
+            Some((address, p)) => (address, Some(p.parse::<i64>().map_err(|_| invalid())?)),
+            None => (location, None),
+        }
+    };
+    let args = HostArgs {
+        address: address.to_owned(),
+        port,
+        user: user.map(str::to_owned),
+        ..HostArgs::default()
+    };
+    let errors = args.validate(&[]);
+    if !errors.is_empty() {
+        let text = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Diagnostic::error("Invalid import ID", format!("{id:?}: {text}")).into());
+    }
+    let json = serde_json::to_value(&args).expect("host arguments serialise");
+    let value = serde_bridge::from_json(&json, &host_block().value_type())
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid import ID", e)))?;
+    Ok((value, PathBuf::from(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_ids_name_local_and_remote_files() {
+        let (host, path) = parse_import_id("/etc/traefik/a.toml", "x").unwrap();
+        assert!(host.is_null());
+        assert_eq!(path, PathBuf::from("/etc/traefik/a.toml"));
+        let (host, path) = parse_import_id("admin@10.0.0.5:2222:/etc/traefik/a.toml", "x").unwrap();
+        assert_eq!(path, PathBuf::from("/etc/traefik/a.toml"));
+        assert_eq!(
+            host.get_attr("address").and_then(Value::as_str),
+            Some("10.0.0.5")
+        );
+        assert_eq!(host.get_attr("user").and_then(Value::as_str), Some("admin"));
+        assert_eq!(host.get_attr("port").cloned(), Some(Value::from(2222i64)));
+        let (host, _) = parse_import_id("[fd00::5]:/etc/a.toml", "x").unwrap();
+        assert_eq!(
+            host.get_attr("address").and_then(Value::as_str),
+            Some("fd00::5")
+        );
+        for bad in ["relative/a.toml", "h:x:/a", "h:70000:/a", "@h:/a"] {
+            assert!(parse_import_id(bad, "x").is_err(), "{bad}");
+        }
+    }
+}
