@@ -542,7 +542,7 @@ fn faults_end_in_clear_errors_and_converge() {
     }
     let _ = host.in_sshd_mounts("umount").arg(&ro).status();
 
-    // Thirty routes at once on one connection (sshd's MaxSessions is 10 here): all land.
+    // Thirty routes at once share one connection: all land.
     let many: String = (0..30)
         .map(|i| {
             format!(
