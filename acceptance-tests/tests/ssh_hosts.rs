@@ -52,21 +52,18 @@ fn root_dir(host: &SshHost, name: &str) -> PathBuf {
     dir
 }
 
-/// One known_hosts file for several hosts.
-fn known_hosts(dir: &Path, hosts: &[&SshHost]) -> String {
-    let text: String = hosts
+/// A workspace whose provider logs in with `key_host`'s client key and checks host keys
+/// against a known_hosts file (in the workspace) listing `known` (none: an empty file).
+fn workspace(key_host: &SshHost, known: &[&SshHost]) -> Workspace {
+    let mut ws = Workspace::new();
+    let text: String = known
         .iter()
         .map(|h| std::fs::read_to_string(&h.known_hosts).expect("known_hosts"))
         .collect();
-    let path = dir.join("known_hosts");
+    let path = ws.path().join("known_hosts");
     std::fs::write(&path, text).expect("known_hosts");
-    path.display().to_string()
-}
-
-fn workspace(key_host: &SshHost, known_hosts: &str) -> Workspace {
-    let mut ws = Workspace::new();
     ws.var("key", key_host.client_private_key());
-    ws.var("known_hosts", known_hosts);
+    ws.var("known_hosts", path.display().to_string());
     ws
 }
 
@@ -207,10 +204,7 @@ fn routes_and_targets_on_two_ssh_hosts() {
     // One provider key for both hosts.
     monitoring.authorize(&web.client_key.with_extension("pub"));
 
-    let ws = workspace(&web, "");
-    let kh = known_hosts(ws.path(), &[&web, &monitoring]);
-    let mut ws = ws;
-    ws.var("known_hosts", kh);
+    let ws = workspace(&web, &[&web, &monitoring]);
     let web_host = format!("host {{\n    address = \"{}\"\n  }}", web.address);
     let monitoring_host = format!(
         "host {{\n    address = \"{}\"\n    user    = \"{SUDO_USER}\"\n    sudo    = true\n  }}",
@@ -299,6 +293,161 @@ fn routes_and_targets_on_two_ssh_hosts() {
     assert!(!route_file.exists());
     assert!(!target_file.exists());
     assert!(leftovers(&routes).is_empty() && leftovers(&file_sd).is_empty());
+
+    // A target file already there with other targets is never overwritten by a create.
+    std::fs::write(&target_file, "[{\"targets\": [\"other:9100\"]}]\n").unwrap();
+    let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
+    assert!(err.contains("already holds other targets"), "{err}");
+    assert!(std::fs::read_to_string(&target_file)
+        .unwrap()
+        .contains("other:9100"));
+}
+
+/// The `Host` operations themselves over a real sshd, through lab's SSH client: files,
+/// directories, commands with stdin and secret environment (never in the process list),
+/// sudo, and a session killed in the middle of a command (an error naming the host, then
+/// the next operation reconnects).
+#[tokio::test]
+async fn host_operations_over_real_ssh() {
+    use lab::host::target::{HostArgs, SshDefaults, SshTarget};
+    use lab::host::{Command as HostCommand, FileMode, Host};
+    use lab::secret::Secret;
+
+    ensure_sudo_user();
+    let host = SshHost::start();
+    let pool = lab::host::ssh::SshPool::new();
+    let defaults = SshDefaults {
+        private_key: Some(Secret::new(host.client_private_key())),
+        ..SshDefaults::default()
+    };
+    let target = |user: Option<&str>, sudo: bool| {
+        let args = HostArgs {
+            address: host.address.clone(),
+            user: user.map(str::to_owned),
+            host_key: Some(host.host_public_key()),
+            sudo,
+            ..HostArgs::default()
+        };
+        SshTarget::resolve(&args, &defaults, None).unwrap()
+    };
+    let root = pool.host(target(None, false));
+    let dir = root_dir(&host, "ops");
+    let nested = dir.join("a/b");
+
+    assert!(!root.dir_exists(&nested).await.unwrap());
+    assert!(root.ensure_dir(&nested).await.unwrap());
+    assert!(!root.ensure_dir(&nested).await.unwrap());
+    assert!(root.dir_exists(&nested).await.unwrap());
+    let file = nested.join("it's a file.txt");
+    assert_eq!(root.read_file(&file).await.unwrap(), None);
+    let mode = FileMode {
+        mode: 0o640,
+        owner: Some(format!("{SUDO_USER}:root")),
+    };
+    root.write_file(&file, b"content\n", &mode).await.unwrap();
+    assert_eq!(
+        root.read_file(&file).await.unwrap().as_deref(),
+        Some(&b"content\n"[..])
+    );
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    let uid = Command::new("id").args(["-u", SUDO_USER]).output().unwrap();
+    assert_eq!(
+        meta.uid().to_string(),
+        String::from_utf8_lossy(&uid.stdout).trim()
+    );
+    assert_eq!(
+        root.list_dir(&nested).await.unwrap(),
+        Some(vec!["it's a file.txt".to_string()])
+    );
+    assert_eq!(root.list_dir(&dir.join("none")).await.unwrap(), None);
+    assert!(root.remove_file(&file).await.unwrap());
+    assert!(!root.remove_file(&file).await.unwrap());
+
+    // stdin and a secret environment value reach the command; the process list never
+    // holds the value (it is captured while the command runs).
+    let out = root
+        .run(
+            &HostCommand::new([
+                "sh",
+                "-c",
+                "ps -eo args > \"$1\"; cat; printf '%s' \"$TOKEN\"",
+                "sh",
+                &dir.join("ps.txt").display().to_string(),
+            ])
+            .stdin("from-stdin:")
+            .env("TOKEN", Secret::new("tok-3141592")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "from-stdin:tok-3141592"
+    );
+    let ps = std::fs::read_to_string(dir.join("ps.txt")).unwrap();
+    assert!(ps.contains("ps -eo args"), "{ps}");
+    assert!(!ps.contains("tok-3141592"), "{ps}");
+    let failed = lab::host::run_checked(
+        &root,
+        &HostCommand::new(["sh", "-c", "echo nope >&2; exit 4"]),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        failed.starts_with(&format!(
+            "ssh root@{}:22: `sh -c 'echo nope >&2; exit 4'` failed (exit status 4): nope",
+            host.address
+        )),
+        "{failed}"
+    );
+
+    // sudo: a non-root user writes where only root may.
+    let admin = pool.host(target(Some(SUDO_USER), true));
+    admin
+        .write_file(&dir.join("by-sudo"), b"x", &FileMode::config_file())
+        .await
+        .unwrap();
+    let plain = pool.host(target(Some(SUDO_USER), false));
+    let denied = plain
+        .write_file(&dir.join("by-user"), b"x", &FileMode::config_file())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(denied.contains("Permission denied"), "{denied}");
+    assert!(leftovers(&dir).is_empty());
+
+    // A session killed mid-command: an error, then the next operation opens a new connection.
+    let logins = host.accepted_logins();
+    let sleep = HostCommand::new(["sleep", "5"]);
+    let slow = root.run(&sleep);
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        host.kill_sessions()
+    };
+    let (result, killed) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(slow, killer)
+    })
+    .await
+    .expect("a killed session ends the command within 20 s");
+    assert!(killed > 0);
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("ssh root@{}:22: running `sleep 5`", host.address)),
+        "{err}"
+    );
+    assert!(err.contains("dropped"), "{err}");
+    let again = tokio::time::timeout(
+        Duration::from_secs(20),
+        root.read_file(&dir.join("by-sudo")),
+    )
+    .await
+    .expect("the next operation does not hang")
+    .unwrap();
+    assert_eq!(again.as_deref(), Some(&b"x"[..]));
+    assert!(host.accepted_logins() > logins);
 }
 
 #[test]
@@ -306,10 +455,7 @@ fn host_keys_are_always_verified() {
     let mut a = SshHost::start();
     let b = SshHost::start();
     let dir = root_dir(&a, "routes");
-    let mut ws = workspace(&a, "");
-    let empty_known_hosts = ws.path().join("empty_known_hosts");
-    std::fs::write(&empty_known_hosts, "").unwrap();
-    ws.var("known_hosts", empty_known_hosts.display().to_string());
+    let ws = workspace(&a, &[]);
     let host = |extra: &str| {
         format!(
             "host {{\n    address = \"{}\"\n    {extra}\n  }}",
@@ -381,8 +527,7 @@ fn agent_passphrase_keys_and_bastion() {
     let hidden = SshHost::start_behind(&bastion);
     let dir = root_dir(&bastion, "routes");
     let hidden_dir = root_dir(&hidden, "routes");
-    let ws = workspace(&bastion, "");
-    let kh = known_hosts(ws.path(), &[&bastion, &hidden]);
+    let mut ws = workspace(&bastion, &[&bastion, &hidden]);
 
     // A passphrase key, authorised on the bastion.
     let pass_key = ws.path().join("pass_key");
@@ -393,9 +538,6 @@ fn agent_passphrase_keys_and_bastion() {
         .unwrap();
     assert!(keygen.success());
     bastion.authorize(&pass_key.with_extension("pub"));
-    let mut ws = Workspace::new();
-    ws.var("key", bastion.client_private_key());
-    ws.var("known_hosts", kh.clone());
     ws.var("pass_key", std::fs::read_to_string(&pass_key).unwrap());
     let vars = "variable \"pass_key\" {\n  type      = string\n  sensitive = true\n}\n";
     let host = format!(
@@ -447,9 +589,8 @@ fn agent_passphrase_keys_and_bastion() {
         .output()
         .unwrap();
     assert!(added.status.success(), "{added:?}");
-    let mut ws = Workspace::new();
+    let mut ws = workspace(&bastion, &[&bastion, &hidden]);
     ws.var("key", "");
-    ws.var("known_hosts", kh);
     ws.env("SSH_AUTH_SOCK", sock.display().to_string());
     let agent_header = header("").replace("private_key     = var.key\n", "");
     let host = format!("host {{\n    address = \"{}\"\n  }}", bastion.address);
@@ -490,10 +631,7 @@ fn faults_end_in_clear_errors_and_converge() {
     ensure_sudo_user();
     let mut host = SshHost::start();
     let dir = root_dir(&host, "routes");
-    let ws = workspace(&host, "");
-    let kh = known_hosts(ws.path(), &[&host]);
-    let mut ws = ws;
-    ws.var("known_hosts", kh);
+    let ws = workspace(&host, &[&host]);
 
     // A command failing on the host: a non-root user without sudo in a root-only directory.
     let no_sudo = format!(
@@ -553,6 +691,47 @@ fn faults_end_in_clear_errors_and_converge() {
         .collect();
     ws.config(&format!("{}{many}", header("")));
     ws.ok(&["apply", "-auto-approve", "-input=false", "-parallelism=30"]);
+    ws.expect_empty_plan();
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 30);
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+
+    // Every session killed while thirty changes are in flight: the apply ends (no hang)
+    // with errors naming the host, and the next apply converges with no temporary file
+    // left on the host.
+    let changed = many.replace("127.0.0.1:1", "127.0.0.1:2");
+    ws.config(&format!("{}{changed}", header("")));
+    let mut child = ws.spawn(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-parallelism=30",
+        "-no-color",
+    ]);
+    let mut killed = 0;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("the apply hung after its sessions were killed");
+        }
+        if started.elapsed() < Duration::from_secs(3) {
+            killed += host.kill_sessions();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = flat(&std::fs::read_to_string(ws.path().join("command.log")).unwrap());
+    eprintln!("killed {killed} sshd session processes; the apply {status}");
+    if !status.success() {
+        assert!(
+            out.contains(&format!("ssh root@{}:22", host.address)),
+            "{out}"
+        );
+    }
+    assert!(killed > 0, "{out}");
+    ws.apply();
     ws.expect_empty_plan();
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 30);
     assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));

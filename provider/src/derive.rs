@@ -79,13 +79,7 @@ pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annot
                 ..Annotations::default()
             },
         );
-        block = block.block(NestedBlock {
-            type_name: (*name).to_owned(),
-            block: nested,
-            nesting: Nesting::Single,
-            min_items: 0,
-            max_items: 1,
-        });
+        block = block.block(NestedBlock::single(*name, nested));
     }
     block
 }

@@ -5,18 +5,18 @@
 //! The key a host presented is recorded in the computed `host_public_key`; with
 //! `trust_on_first_use` that recorded key is what every later connection must present.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use lab::host::ssh::SshHost;
-use lab::host::target::{HostArgs, SshTarget};
+use lab::host::target::{self, HostArgs, SshTarget};
 use lab::host::{Host, Local};
 use lab::validation::{FieldError, PathSegment};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
 use tfplugin::provider::PlanChange;
-use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
+use tfplugin::schema::{Attribute, Block, NestedBlock};
 use tfplugin::serde_bridge;
 
 use crate::config::{ssh, ProviderState};
@@ -52,13 +52,7 @@ fn host_block() -> &'static Block {
 
 /// The `host` block, for a resource's schema.
 pub fn block() -> NestedBlock {
-    NestedBlock {
-        type_name: BLOCK.into(),
-        block: host_block().clone(),
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+    NestedBlock::single(BLOCK, host_block().clone())
 }
 
 /// The computed `host_public_key` attribute, for a resource's schema.
@@ -172,6 +166,13 @@ impl Connected {
             Some(ssh) => Ok(Value::String(ssh.host_public_key().await?)),
         }
     }
+
+    /// The file at `path` (`None`: no file) and the `host_public_key` to record: what a
+    /// read or an import of an on-host resource needs, in one remote command.
+    pub async fn read_file(&self, path: &Path) -> Result<(Option<Vec<u8>>, Value), lab::Error> {
+        let bytes = self.host.read_file(path).await?;
+        Ok((bytes, self.public_key().await?))
+    }
 }
 
 /// The host a resource value (configuration, plan or state) names. Connecting happens on
@@ -196,87 +197,34 @@ pub fn connect(state: &ProviderState, value: &Value) -> Result<Connected, Diagno
     })
 }
 
-/// An import ID: `/abs/path` on the local machine, or `[user@]address[:port]:/abs/path` on a
-/// host over SSH (its key checked against the provider's `ssh.known_hosts`). Returns the
-/// `host` block value (null for local) and the path.
-pub fn parse_import_id(id: &str, example: &str) -> Result<(Value, PathBuf), Diagnostics> {
-    let invalid = || {
+/// What an import ID names: `/abs/path` on the local machine, or
+/// `[user@]address[:port]:/abs/path` on a host over SSH (its key checked against the
+/// provider's `ssh.known_hosts`). Returns a value holding just the `host` block (for
+/// building the imported state), the path, and the host.
+pub fn locate_import(
+    state: &ProviderState,
+    id: &str,
+    example: &str,
+) -> Result<(Value, PathBuf, Connected), Diagnostics> {
+    let (args, path) = target::parse_remote_path(id).map_err(|e| {
         Diagnostics::from(Diagnostic::error(
             "Invalid import ID",
             format!(
                 "The import ID is the file's absolute path ({example}), or \
-                 [user@]address[:port]:/abs/path for a file on a host over SSH; got {id:?}."
+                 [user@]address[:port]:/abs/path for a file on a host over SSH; {id:?}: {e}."
             ),
         ))
-    };
-    if id.starts_with('/') {
-        return Ok((Value::Null, PathBuf::from(id)));
-    }
-    let (remote, path) = id.split_once(":/").ok_or_else(invalid)?;
-    let path = format!("/{path}");
-    let (user, location) = match remote.split_once('@') {
-        Some((user, rest)) => (Some(user), rest),
-        None => (None, remote),
-    };
-    let (address, port) = if let Some(rest) = location.strip_prefix('[') {
-        let (address, tail) = rest.split_once(']').ok_or_else(invalid)?;
-        let port = match tail.strip_prefix(':') {
-            Some(p) => Some(p.parse::<i64>().map_err(|_| invalid())?),
-            None if tail.is_empty() => None,
-            None => return Err(invalid()),
-        };
-        (address, port)
-    } else {
-        match location.rsplit_once(':') {
-            Some((address, p)) => (address, Some(p.parse::<i64>().map_err(|_| invalid())?)),
-            None => (location, None),
+    })?;
+    let host_block = match args {
+        None => Value::Null,
+        Some(args) => {
+            let json = serde_json::to_value(&args).expect("host arguments serialise");
+            serde_bridge::from_json(&json, &host_block().value_type())
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid import ID", e)))?
         }
     };
-    let args = HostArgs {
-        address: address.to_owned(),
-        port,
-        user: user.map(str::to_owned),
-        ..HostArgs::default()
-    };
-    let errors = args.validate(&[]);
-    if !errors.is_empty() {
-        let text = errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Diagnostic::error("Invalid import ID", format!("{id:?}: {text}")).into());
-    }
-    let json = serde_json::to_value(&args).expect("host arguments serialise");
-    let value = serde_bridge::from_json(&json, &host_block().value_type())
-        .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid import ID", e)))?;
-    Ok((value, PathBuf::from(path)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn import_ids_name_local_and_remote_files() {
-        let (host, path) = parse_import_id("/etc/traefik/a.toml", "x").unwrap();
-        assert!(host.is_null());
-        assert_eq!(path, PathBuf::from("/etc/traefik/a.toml"));
-        let (host, path) = parse_import_id("admin@10.0.0.5:2222:/etc/traefik/a.toml", "x").unwrap();
-        assert_eq!(path, PathBuf::from("/etc/traefik/a.toml"));
-        assert_eq!(
-            host.get_attr("address").and_then(Value::as_str),
-            Some("10.0.0.5")
-        );
-        assert_eq!(host.get_attr("user").and_then(Value::as_str), Some("admin"));
-        assert_eq!(host.get_attr("port").cloned(), Some(Value::from(2222i64)));
-        let (host, _) = parse_import_id("[fd00::5]:/etc/a.toml", "x").unwrap();
-        assert_eq!(
-            host.get_attr("address").and_then(Value::as_str),
-            Some("fd00::5")
-        );
-        for bad in ["relative/a.toml", "h:x:/a", "h:70000:/a", "@h:/a"] {
-            assert!(parse_import_id(bad, "x").is_err(), "{bad}");
-        }
-    }
+    let mut located = Value::Object(Default::default());
+    located.set_attr(BLOCK, host_block);
+    let connected = connect(state, &located)?;
+    Ok((located, path, connected))
 }

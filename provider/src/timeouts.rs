@@ -7,7 +7,7 @@ use std::time::Duration;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
-use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
+use tfplugin::schema::{Attribute, Block, NestedBlock};
 
 /// The block, with one attribute per `(operation, default)`.
 pub fn block(description: &str, operations: &[(&str, &str)]) -> NestedBlock {
@@ -18,13 +18,7 @@ pub fn block(description: &str, operations: &[(&str, &str)]) -> NestedBlock {
                 .description(format!("Defaults to `{default}`.")),
         );
     }
-    NestedBlock {
-        type_name: "timeouts".into(),
-        block,
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+    NestedBlock::single("timeouts", block)
 }
 
 fn invalid(operation: &str, error: String) -> Diagnostic {

@@ -46,6 +46,14 @@ impl FilePlan {
     pub fn changed(&self) -> bool {
         self.action != Action::None
     }
+
+    /// The content a create or update writes.
+    fn content_to_write(&self) -> &[u8] {
+        self.after
+            .as_deref()
+            .expect("a create or update plan carries the content to write")
+            .as_bytes()
+    }
 }
 
 /// Compares the content wanted at `path` (`None`: no file) with the bytes there now
@@ -72,12 +80,8 @@ pub fn apply(plan: &FilePlan) -> Result<(), Error> {
     match plan.action {
         Action::None => Ok(()),
         Action::Create | Action::Update => {
-            let after = plan
-                .after
-                .as_deref()
-                .expect("a create or update plan carries the content to write");
             tracing::debug!(path = %plan.path.display(), action = plan.action.as_str(), "writing file");
-            files::write_atomic(&plan.path, after.as_bytes())
+            files::write_atomic(&plan.path, plan.content_to_write())
         }
         Action::Delete => {
             tracing::debug!(path = %plan.path.display(), "removing file");
@@ -92,17 +96,10 @@ pub async fn apply_on(host: &dyn crate::host::Host, plan: &FilePlan) -> Result<(
     match plan.action {
         Action::None => Ok(()),
         Action::Create | Action::Update => {
-            let after = plan
-                .after
-                .as_deref()
-                .expect("a create or update plan carries the content to write");
             tracing::debug!(host = %host.name(), path = %plan.path.display(), action = plan.action.as_str(), "writing file");
-            host.write_file(
-                &plan.path,
-                after.as_bytes(),
-                &crate::host::FileMode::config_file(),
-            )
-            .await
+            let mode = crate::host::FileMode::config_file();
+            host.write_file(&plan.path, plan.content_to_write(), &mode)
+                .await
         }
         Action::Delete => {
             tracing::debug!(host = %host.name(), path = %plan.path.display(), "removing file");

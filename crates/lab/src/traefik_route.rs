@@ -21,6 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use url::Url;
 
 use crate::error::FileOperation;
+use crate::file_plan::{self, FilePlan};
 use crate::files;
 use crate::traefik_rule;
 use crate::validation::FieldError;
@@ -422,18 +423,6 @@ pub fn read_route_file(path: &Path) -> Result<Option<RouteFile>, Error> {
     Ok(files::read_optional(path)?.map(|bytes| RouteFile::from_bytes(path, &bytes)))
 }
 
-/// [`read_route_file`] on any host (local or over SSH): one read of the file.
-#[cfg(feature = "hosts")]
-pub async fn read_route_file_on(
-    host: &dyn crate::host::Host,
-    path: &Path,
-) -> Result<Option<RouteFile>, Error> {
-    Ok(host
-        .read_file(path)
-        .await?
-        .map(|bytes| RouteFile::from_bytes(path, &bytes)))
-}
-
 impl RouteFile {
     /// What the bytes found at `path` say.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> RouteFile {
@@ -674,48 +663,7 @@ pub fn apply(plan: &RoutePlan, ownership: Ownership) -> Result<(), Error> {
     }
     let current = files::read_optional(&plan.path)?;
     guard_current(plan, ownership, current.as_deref())?;
-    match plan.action {
-        Action::None => Ok(()),
-        Action::Create | Action::Update => {
-            tracing::debug!(path = %plan.path.display(), action = plan.action.as_str(), "writing traefik route");
-            files::write_atomic(&plan.path, plan.content_to_write().as_bytes())
-        }
-        Action::Delete => {
-            tracing::debug!(path = %plan.path.display(), "removing traefik route");
-            files::remove_if_exists(&plan.path).map(|_| ())
-        }
-    }
-}
-
-/// [`apply`] on any host: the same ownership check against the file as it is now, then an
-/// atomic write or a removal there.
-#[cfg(feature = "hosts")]
-pub async fn apply_on(
-    host: &dyn crate::host::Host,
-    plan: &RoutePlan,
-    ownership: Ownership,
-) -> Result<(), Error> {
-    if plan.action == Action::None {
-        return Ok(());
-    }
-    let current = host.read_file(&plan.path).await?;
-    guard_current(plan, ownership, current.as_deref())?;
-    match plan.action {
-        Action::None => Ok(()),
-        Action::Create | Action::Update => {
-            tracing::debug!(host = %host.name(), path = %plan.path.display(), action = plan.action.as_str(), "writing traefik route");
-            host.write_file(
-                &plan.path,
-                plan.content_to_write().as_bytes(),
-                &crate::host::FileMode::config_file(),
-            )
-            .await
-        }
-        Action::Delete => {
-            tracing::debug!(host = %host.name(), path = %plan.path.display(), "removing traefik route");
-            host.remove_file(&plan.path).await.map(|_| ())
-        }
-    }
+    file_plan::apply(&plan.file_plan())
 }
 
 /// The ownership rule against the file as it is at apply time (`None`: no file).
@@ -733,10 +681,15 @@ fn guard_current(
 }
 
 impl RoutePlan {
-    fn content_to_write(&self) -> &str {
-        self.after
-            .as_deref()
-            .expect("a create or update plan carries the content to write")
+    /// The same change as a plain file change, for [`file_plan::apply`] and
+    /// [`file_plan::apply_on`] once the ownership rule has been checked.
+    pub fn file_plan(&self) -> FilePlan {
+        FilePlan {
+            action: self.action,
+            path: self.path.clone(),
+            before: self.before.clone(),
+            after: self.after.clone(),
+        }
     }
 }
 

@@ -66,6 +66,21 @@ pub struct NestedBlock {
     pub max_items: i64,
 }
 
+impl NestedBlock {
+    /// An optional block that may appear once (`timeouts { }`, `host { }`): the form of
+    /// every optional single object, since Terraform 1.0.3 cannot plan optional single
+    /// nested attributes.
+    pub fn single(type_name: impl Into<String>, block: Block) -> Self {
+        Self {
+            type_name: type_name.into(),
+            block,
+            nesting: Nesting::Single,
+            min_items: 0,
+            max_items: 1,
+        }
+    }
+}
+
 impl Attribute {
     fn new(name: &str, ty: AttributeType) -> Self {
         Self {

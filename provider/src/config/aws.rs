@@ -10,7 +10,7 @@ use lab::validation::{FieldError, PathSegment};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
-use tfplugin::schema::{Block, NestedBlock, Nesting};
+use tfplugin::schema::{Block, NestedBlock};
 use tfplugin::serde_bridge;
 
 use crate::derive::{self, Annotations};
@@ -53,13 +53,7 @@ pub fn block() -> NestedBlock {
             },
         )
     });
-    NestedBlock {
-        type_name: BLOCK.into(),
-        block: block.clone(),
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+    NestedBlock::single(BLOCK, block.clone())
 }
 
 fn config_from(block: &Value) -> Result<AwsConfig, String> {

@@ -14,7 +14,7 @@ use lab::validation::{FieldError, PathSegment};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
-use tfplugin::schema::{Attribute, Block, NestedBlock, Nesting};
+use tfplugin::schema::{Attribute, Block, NestedBlock};
 
 use crate::derive;
 use crate::timeouts;
@@ -96,13 +96,7 @@ pub fn block() -> NestedBlock {
         Type::String,
         "A PEM file with the certificate(s) to trust for the endpoint instead of the system's CAs, e.g. Proxmox's `/etc/pve/pve-root-ca.pem`. Falls back to `PROXMOX_VE_CA_FILE`.",
     ));
-    NestedBlock {
-        type_name: BLOCK.into(),
-        block,
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+    NestedBlock::single(BLOCK, block)
 }
 
 fn at(name: &str) -> AttrPath {

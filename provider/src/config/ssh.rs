@@ -9,7 +9,7 @@ use lab::host::target::SshDefaults;
 use lab::validation::PathSegment;
 use tfplugin::cty::Value;
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::schema::{Block, NestedBlock, Nesting};
+use tfplugin::schema::{Block, NestedBlock};
 
 use crate::derive::{self, Annotations};
 
@@ -44,13 +44,7 @@ pub fn block() -> NestedBlock {
             },
         )
     });
-    NestedBlock {
-        type_name: BLOCK.into(),
-        block: block.clone(),
-        nesting: Nesting::Single,
-        min_items: 0,
-        max_items: 1,
-    }
+    NestedBlock::single(BLOCK, block.clone())
 }
 
 fn defaults_from(provider_config: &Value) -> Result<Option<SshDefaults>, Diagnostics> {

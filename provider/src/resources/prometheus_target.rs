@@ -148,21 +148,24 @@ impl PrometheusTargetResource {
         };
         let path = desired.file_path();
         let written = async {
-            let actual = on.host.read_file(&path).await?;
+            let cannot = |e| lab_error("Cannot write the Prometheus target file", e);
+            let (actual, key) = on.read_file(&path).await.map_err(cannot)?;
             let plan = target::plan(&path, Some(&desired), actual.as_deref());
             if creating && plan.action == file_plan::Action::Update {
-                return Err(lab::Error::Host {
-                    host: on.host.name(),
-                    message: format!(
-                        "{} already exists with other targets; import it (terraform import \
-                         {TYPE_NAME}.<name> {}) or remove it",
+                return Err(Diagnostics::from(Diagnostic::error(
+                    "The Prometheus target file exists",
+                    format!(
+                        "{} on {} already holds other targets; import it (terraform import \
+                         {TYPE_NAME}.<name> <path, or [user@]address[:port]:path>) or remove it",
                         path.display(),
-                        path.display()
+                        on.host.name()
                     ),
-                });
+                )));
             }
-            file_plan::apply_on(on.host.as_ref(), &plan).await?;
-            on.public_key().await
+            file_plan::apply_on(on.host.as_ref(), &plan)
+                .await
+                .map_err(cannot)?;
+            Ok(key)
         }
         .await;
         match written {
@@ -172,11 +175,7 @@ impl PrometheusTargetResource {
                 Outcome::ok(state)
             }
             // Nothing was written: state stays what it was.
-            Err(e) => Outcome::unchanged(
-                request.prior,
-                request.private,
-                lab_error("Cannot write the Prometheus target file", e),
-            ),
+            Err(diags) => Outcome::unchanged(request.prior, request.private, diags),
         }
     }
 }
@@ -262,12 +261,7 @@ impl Resource for PrometheusTargetResource {
             Err(diags) => return Outcome::unchanged(state, private, diags),
         };
         let path = Path::new(path);
-        let read = async {
-            let bytes = on.host.read_file(path).await?;
-            Ok::<_, lab::Error>((bytes, on.public_key().await?))
-        }
-        .await;
-        match read {
+        match on.read_file(path).await {
             // Deleted behind Terraform's back: the next plan creates it again.
             Ok((None, _)) => Outcome::ok(Value::Null),
             Ok((Some(bytes), key)) => match state_for_file(path, &bytes, state, key) {
@@ -283,33 +277,26 @@ impl Resource for PrometheusTargetResource {
     }
 
     async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
-        let (host_block, path) = host::parse_import_id(id, "/etc/prometheus/file_sd/node.json")?;
-        let mut located = Value::Object(Default::default());
-        located.set_attr(host::BLOCK, host_block);
-        let on = host::connect(&self.state, &located)?;
+        let (located, path, on) =
+            host::locate_import(&self.state, id, "/etc/prometheus/file_sd/node.json")?;
         let cannot = |e| lab_error("Cannot import the Prometheus target file", e);
-        let bytes = on
-            .host
-            .read_file(&path)
-            .await
-            .map_err(cannot)?
-            .ok_or_else(|| {
-                Diagnostics::from(Diagnostic::error(
-                    "Cannot import the Prometheus target file",
-                    format!(
-                        "there is no file at {} on {}",
-                        path.display(),
-                        on.host.name()
-                    ),
-                ))
-            })?;
+        let (bytes, key) = on.read_file(&path).await.map_err(cannot)?;
+        let bytes = bytes.ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import the Prometheus target file",
+                format!(
+                    "there is no file at {} on {}",
+                    path.display(),
+                    on.host.name()
+                ),
+            ))
+        })?;
         let found = target::parse_target_file(&path, &bytes).map_err(|reason| {
             Diagnostics::from(Diagnostic::error(
                 "Cannot import the Prometheus target file",
                 format!("cannot import {}: {reason}", path.display()),
             ))
         })?;
-        let key = on.public_key().await.map_err(cannot)?;
         state_from(&found, &lab::files::sha256_hex(&bytes), &located, key)
     }
 }

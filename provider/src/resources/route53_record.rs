@@ -10,7 +10,7 @@ use lab::aws::Aws;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
-use tfplugin::schema::{Attribute, NestedBlock, Nesting, Schema};
+use tfplugin::schema::{Attribute, NestedBlock, Schema};
 
 use crate::config::aws::{self as aws_config, validate_known};
 use crate::config::ProviderState;
@@ -67,13 +67,7 @@ fn schema() -> &'static Schema {
             &alias_schema,
             Annotations::default(),
         );
-        let block = block.block(NestedBlock {
-            type_name: "alias".into(),
-            block: alias,
-            nesting: Nesting::Single,
-            min_items: 0,
-            max_items: 1,
-        });
+        let block = block.block(NestedBlock::single("alias", alias));
         Schema::new(0, block)
     })
 }

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use lab::traefik_route::{self as route, Ownership, TraefikRoute};
+use lab::file_plan;
+use lab::traefik_route::{self as route, Ownership, RouteFile, TraefikRoute};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
@@ -136,11 +137,15 @@ impl TraefikRouteResource {
             Err(diags) => return Outcome::unchanged(request.prior, request.private, diags),
         };
         let path = desired.file_path();
+        // One read, the ownership rule judged on what it found, one write: the file cannot
+        // change in between except by a race no re-read would close either.
         let written = async {
-            let actual = route::read_route_file_on(target.host.as_ref(), &path).await?;
+            let (bytes, key) = target.read_file(&path).await?;
+            let actual = bytes.map(|b| RouteFile::from_bytes(&path, &b));
             let plan = route::plan(&path, Some(&desired), actual.as_ref());
-            route::apply_on(target.host.as_ref(), &plan, ownership).await?;
-            target.public_key().await
+            plan.check(ownership)?;
+            file_plan::apply_on(target.host.as_ref(), &plan.file_plan()).await?;
+            Ok::<_, lab::Error>(key)
         }
         .await;
         let public_key = match written {
@@ -259,15 +264,9 @@ impl Resource for TraefikRouteResource {
             Ok(target) => target,
             Err(diags) => return diags,
         };
-        let path = Path::new(path);
-        let removed = async {
-            let actual = route::read_route_file_on(target.host.as_ref(), path).await?;
-            let plan = route::plan(path, None, actual.as_ref());
-            route::apply_on(target.host.as_ref(), &plan, Ownership::Owned).await
-        }
-        .await;
-        match removed {
-            Ok(()) => Diagnostics::new(),
+        // The file is in state, so it is ours to remove (Ownership::Owned); gone is fine.
+        match target.host.remove_file(Path::new(path)).await {
+            Ok(_) => Diagnostics::new(),
             Err(e) => lab_error("Cannot remove the Traefik route", e),
         }
     }
@@ -280,13 +279,9 @@ impl Resource for TraefikRouteResource {
             Ok(target) => target,
             Err(diags) => return Outcome::unchanged(state, private, diags),
         };
-        let read = async {
-            let file = route::read_route_file_on(target.host.as_ref(), Path::new(path)).await?;
-            Ok::<_, lab::Error>((file, target.public_key().await?))
-        }
-        .await;
-        let (file, public_key) = match read {
-            Ok((Some(file), key)) => (file, key),
+        let path = Path::new(path);
+        let (file, public_key) = match target.read_file(path).await {
+            Ok((Some(bytes), key)) => (RouteFile::from_bytes(path, &bytes), key),
             // Deleted behind Terraform's back: the next plan creates it again.
             Ok((None, _)) => return Outcome::ok(Value::Null),
             Err(e) => {
@@ -304,6 +299,7 @@ impl Resource for TraefikRouteResource {
             None => {
                 let mut kept = state.clone();
                 kept.set_attr("content_sha256", Value::String(file.sha256.clone()));
+                kept.set_attr(host::PUBLIC_KEY, public_key);
                 Ok(kept)
             }
         };
@@ -314,18 +310,14 @@ impl Resource for TraefikRouteResource {
     }
 
     async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
-        let (host_block, path) = host::parse_import_id(id, "/etc/traefik/dynamic/whoami.toml")?;
-        let mut located = Value::Object(Default::default());
-        located.set_attr(host::BLOCK, host_block);
-        let target = host::connect(&self.state, &located)?;
+        let (located, path, target) =
+            host::locate_import(&self.state, id, "/etc/traefik/dynamic/whoami.toml")?;
         let cannot = |e| lab_error("Cannot import the Traefik route", e);
-        let file = route::read_route_file_on(target.host.as_ref(), &path)
-            .await
-            .map_err(cannot)?
-            .ok_or_else(|| cannot(route::no_file_to_import(&path)))?;
+        let (bytes, public_key) = target.read_file(&path).await.map_err(cannot)?;
+        let bytes = bytes.ok_or_else(|| cannot(route::no_file_to_import(&path)))?;
+        let file = RouteFile::from_bytes(&path, &bytes);
         let sha256 = file.sha256.clone();
         let imported = file.importable().map_err(cannot)?;
-        let public_key = target.public_key().await.map_err(cannot)?;
         state_from(&imported, &sha256, &located, public_key)
     }
 }

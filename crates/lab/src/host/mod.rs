@@ -110,6 +110,24 @@ impl Output {
     pub fn stderr_excerpt(&self) -> String {
         excerpt(&self.stderr)
     }
+
+    /// `exit status 3`, or `killed by a signal`.
+    pub fn status_text(&self) -> String {
+        match self.status {
+            Some(code) => format!("exit status {code}"),
+            None => "killed by a signal".to_owned(),
+        }
+    }
+
+    /// Why the command failed, in words: the end of its stderr, else its exit status.
+    pub fn failure_reason(&self) -> String {
+        let stderr = self.stderr_excerpt();
+        if stderr.is_empty() {
+            self.status_text()
+        } else {
+            stderr
+        }
+    }
 }
 
 /// At most the last 10 lines (and 2000 bytes) of a command's output, trimmed.
@@ -180,15 +198,12 @@ pub async fn run_checked(host: &dyn Host, command: &Command) -> Result<Output, E
     if output.success() {
         return Ok(output);
     }
-    let status = match output.status {
-        Some(code) => format!("exit status {code}"),
-        None => "killed by a signal".to_owned(),
-    };
     Err(Error::Host {
         host: host.name(),
         message: format!(
-            "`{}` failed ({status}): {}",
+            "`{}` failed ({}): {}",
             command.display(),
+            output.status_text(),
             output.stderr_excerpt()
         ),
     })

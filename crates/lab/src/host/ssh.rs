@@ -158,51 +158,51 @@ impl SshHost {
         })
     }
 
-    /// `sh -c SCRIPT sh ARGS...`, under `sudo -n` when asked, as one remote command line.
-    fn script(&self, script: &str, args: &[&str]) -> String {
-        let mut argv: Vec<&str> = Vec::new();
-        if self.sudo {
-            argv.extend(["sudo", "-n", "--"]);
-        }
-        argv.extend(["sh", "-c", script, "sh"]);
-        argv.extend(args);
-        argv.iter()
-            .map(|a| shell_quote(a))
+    /// One remote command line: the arguments quoted, under `sudo -n --` when asked.
+    fn command_line<'a>(&self, argv: impl IntoIterator<Item = &'a str>) -> String {
+        let sudo: &[&str] = if self.sudo {
+            &["sudo", "-n", "--"]
+        } else {
+            &[]
+        };
+        sudo.iter()
+            .copied()
+            .chain(argv)
+            .map(shell_quote)
             .collect::<Vec<_>>()
             .join(" ")
     }
 
-    async fn script_run(
+    /// Runs one of the file scripts on `path` (then `extra`): `Some(output)` when it exits
+    /// 0, `None` when it says nothing is there ([`ABSENT`]), an error naming `verb` and the
+    /// path with the script's stderr otherwise.
+    async fn file_script(
         &self,
-        what: &str,
+        verb: &str,
         script: &str,
-        args: &[&str],
+        path: &Path,
+        extra: &[&str],
         stdin: &[u8],
-    ) -> Result<Output, Error> {
-        self.connection
-            .exec(what, self.script(script, args), stdin)
-            .await
+    ) -> Result<Option<Output>, Error> {
+        let what = format!("{verb} {}", path.display());
+        let path_text = path
+            .to_str()
+            .ok_or_else(|| self.connection.error(format!("{what}: not a UTF-8 path")))?;
+        let argv = ["sh", "-c", script, "sh", path_text]
+            .into_iter()
+            .chain(extra.iter().copied());
+        let out = self
+            .connection
+            .exec(&what, self.command_line(argv), stdin)
+            .await?;
+        match out.status {
+            Some(0) => Ok(Some(out)),
+            Some(ABSENT) => Ok(None),
+            _ => Err(self
+                .connection
+                .error(format!("{what}: {}", out.failure_reason()))),
+        }
     }
-
-    fn failed(&self, what: &str, output: &Output) -> Error {
-        let reason = output.stderr_excerpt();
-        let reason = if reason.is_empty() {
-            match output.status {
-                Some(code) => format!("exit status {code}"),
-                None => "killed by a signal".into(),
-            }
-        } else {
-            reason
-        };
-        self.connection.error(format!("{what}: {reason}"))
-    }
-}
-
-fn path_arg(path: &Path) -> Result<&str, Error> {
-    path.to_str().ok_or_else(|| Error::Host {
-        host: "ssh".into(),
-        message: format!("{} is not a UTF-8 path", path.display()),
-    })
 }
 
 #[async_trait::async_trait]
@@ -212,92 +212,57 @@ impl Host for SshHost {
     }
 
     async fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>, Error> {
-        let what = format!("reading {}", path.display());
         let out = self
-            .script_run(&what, READ_SCRIPT, &[path_arg(path)?], b"")
+            .file_script("reading", READ_SCRIPT, path, &[], b"")
             .await?;
-        match out.status {
-            Some(0) => Ok(Some(out.stdout)),
-            Some(ABSENT) => Ok(None),
-            _ => Err(self.failed(&what, &out)),
-        }
+        Ok(out.map(|o| o.stdout))
     }
 
     async fn write_file(&self, path: &Path, bytes: &[u8], mode: &FileMode) -> Result<(), Error> {
-        let what = format!("writing {}", path.display());
         let sha = crate::files::sha256_hex(bytes);
         let mode_text = format!("{:o}", mode.mode);
-        let owner = mode.owner.clone().unwrap_or_default();
-        let out = self
-            .script_run(
-                &what,
-                WRITE_SCRIPT,
-                &[path_arg(path)?, &mode_text, &owner, &sha],
-                bytes,
-            )
-            .await?;
-        if out.success() {
-            Ok(())
-        } else {
-            Err(self.failed(&what, &out))
-        }
+        let owner = mode.owner.as_deref().unwrap_or_default();
+        let extra = [mode_text.as_str(), owner, sha.as_str()];
+        self.file_script("writing", WRITE_SCRIPT, path, &extra, bytes)
+            .await
+            .map(|_| ())
     }
 
     async fn remove_file(&self, path: &Path) -> Result<bool, Error> {
-        let what = format!("removing {}", path.display());
         let out = self
-            .script_run(&what, REMOVE_SCRIPT, &[path_arg(path)?], b"")
+            .file_script("removing", REMOVE_SCRIPT, path, &[], b"")
             .await?;
-        match out.status {
-            Some(0) => Ok(true),
-            Some(ABSENT) => Ok(false),
-            _ => Err(self.failed(&what, &out)),
-        }
+        Ok(out.is_some())
     }
 
     async fn dir_exists(&self, path: &Path) -> Result<bool, Error> {
-        let what = format!("looking at {}", path.display());
         let out = self
-            .script_run(&what, DIR_EXISTS_SCRIPT, &[path_arg(path)?], b"")
+            .file_script("looking at", DIR_EXISTS_SCRIPT, path, &[], b"")
             .await?;
-        match out.status {
-            Some(0) => Ok(true),
-            Some(ABSENT) => Ok(false),
-            _ => Err(self.failed(&what, &out)),
-        }
+        Ok(out.is_some())
     }
 
     async fn ensure_dir(&self, path: &Path) -> Result<bool, Error> {
-        let what = format!("creating the directory {}", path.display());
         let out = self
-            .script_run(&what, ENSURE_DIR_SCRIPT, &[path_arg(path)?], b"")
+            .file_script("creating the directory", ENSURE_DIR_SCRIPT, path, &[], b"")
             .await?;
-        match out.status {
-            Some(0) => Ok(true),
-            Some(ABSENT) => Ok(false),
-            _ => Err(self.failed(&what, &out)),
-        }
+        Ok(out.is_some())
     }
 
     async fn list_dir(&self, path: &Path) -> Result<Option<Vec<String>>, Error> {
-        let what = format!("listing {}", path.display());
         let out = self
-            .script_run(&what, LIST_DIR_SCRIPT, &[path_arg(path)?], b"")
+            .file_script("listing", LIST_DIR_SCRIPT, path, &[], b"")
             .await?;
-        match out.status {
-            Some(0) => {
-                let mut names: Vec<String> = out
-                    .stdout
-                    .split(|b| *b == 0)
-                    .filter(|n| !n.is_empty())
-                    .map(|n| String::from_utf8_lossy(n).into_owned())
-                    .collect();
-                names.sort();
-                Ok(Some(names))
-            }
-            Some(ABSENT) => Ok(None),
-            _ => Err(self.failed(&what, &out)),
-        }
+        Ok(out.map(|o| {
+            let mut names: Vec<String> = o
+                .stdout
+                .split(|b| *b == 0)
+                .filter(|n| !n.is_empty())
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            names.sort();
+            names
+        }))
     }
 
     async fn run(&self, command: &Command) -> Result<Output, Error> {
@@ -305,38 +270,34 @@ impl Host for SshHost {
             return Err(self.connection.error("cannot run an empty command"));
         }
         let what = format!("running `{}`", command.display());
-        let mut argv: Vec<String> = Vec::new();
-        if self.sudo {
-            argv.extend(["sudo", "-n", "--"].map(String::from));
-        }
+        // Environment values go first on stdin, read by ENV_SCRIPT before it execs the
+        // command: they never stand on a command line.
         let mut stdin = Vec::new();
-        if !command.env.is_empty() {
-            for (name, value) in &command.env {
-                let valid_name = !name.is_empty()
-                    && !name.starts_with(|c: char| c.is_ascii_digit())
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !valid_name || value.expose().contains('\n') {
-                    return Err(self.connection.error(format!(
-                        "{what}: environment variable {name:?} has an invalid name or a value with a newline"
-                    )));
-                }
-                stdin.extend_from_slice(format!("{name}={}\n", value.expose()).as_bytes());
+        for (name, value) in &command.env {
+            let valid_name = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name || value.expose().contains('\n') {
+                return Err(self.connection.error(format!(
+                    "{what}: environment variable {name:?} has an invalid name or a value with a newline"
+                )));
             }
-            argv.extend(
-                ["sh", "-c", ENV_SCRIPT, "sh"]
-                    .map(String::from)
-                    .into_iter()
-                    .chain([command.env.len().to_string()]),
-            );
+            stdin.extend_from_slice(format!("{name}={}\n", value.expose()).as_bytes());
         }
-        argv.extend(command.argv.iter().cloned());
         stdin.extend_from_slice(&command.stdin);
-        let line = argv
+        let env_count = command.env.len().to_string();
+        let wrapper: &[&str] = if command.env.is_empty() {
+            &[]
+        } else {
+            &["sh", "-c", ENV_SCRIPT, "sh", &env_count]
+        };
+        let argv = wrapper
             .iter()
-            .map(|a| shell_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ");
-        self.connection.exec(&what, line, &stdin).await
+            .copied()
+            .chain(command.argv.iter().map(String::as_str));
+        self.connection
+            .exec(&what, self.command_line(argv), &stdin)
+            .await
     }
 }
 

@@ -337,56 +337,110 @@ fn check_key_pair(
     }
 }
 
+/// The checks for what a host and a bastion both have.
+fn check_login(
+    prefix: &[PathSegment],
+    address: &str,
+    port: Option<i64>,
+    user: Option<&str>,
+    key: Option<&Secret>,
+    passphrase: Option<&Secret>,
+    host_key: Option<&str>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_address(prefix, address, &mut errors);
+    check_port(prefix, port, &mut errors);
+    check_user(prefix, user, &mut errors);
+    check_key_pair(prefix, key, passphrase, &mut errors);
+    if let Some(Err(e)) = host_key.map(check_host_key) {
+        errors.push(FieldError::new(field(prefix, "host_key"), e));
+    }
+    errors
+}
+
 impl BastionArgs {
     pub fn validate(&self, prefix: &[PathSegment]) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        check_address(prefix, &self.address, &mut errors);
-        check_port(prefix, self.port, &mut errors);
-        check_user(prefix, self.user.as_deref(), &mut errors);
-        check_key_pair(
+        check_login(
             prefix,
+            &self.address,
+            self.port,
+            self.user.as_deref(),
             self.private_key.as_ref(),
             self.private_key_passphrase.as_ref(),
-            &mut errors,
-        );
-        if let Some(k) = &self.host_key {
-            if let Err(e) = check_host_key(k) {
-                errors.push(FieldError::new(field(prefix, "host_key"), e));
-            }
-        }
-        errors
+            self.host_key.as_deref(),
+        )
     }
 }
 
 impl HostArgs {
     /// Every problem at once; paths start with `prefix` (`host`).
     pub fn validate(&self, prefix: &[PathSegment]) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        check_address(prefix, &self.address, &mut errors);
-        check_port(prefix, self.port, &mut errors);
-        check_user(prefix, self.user.as_deref(), &mut errors);
-        check_key_pair(
+        let mut errors = check_login(
             prefix,
+            &self.address,
+            self.port,
+            self.user.as_deref(),
             self.private_key.as_ref(),
             self.private_key_passphrase.as_ref(),
-            &mut errors,
+            self.host_key.as_deref(),
         );
-        if let Some(k) = &self.host_key {
-            if let Err(e) = check_host_key(k) {
-                errors.push(FieldError::new(field(prefix, "host_key"), e));
-            }
-            if self.trust_on_first_use {
-                errors.push(FieldError::new(
-                    field(prefix, "trust_on_first_use"),
-                    "conflicts with host_key: pin the key, or trust the first one seen, not both",
-                ));
-            }
+        if self.host_key.is_some() && self.trust_on_first_use {
+            errors.push(FieldError::new(
+                field(prefix, "trust_on_first_use"),
+                "conflicts with host_key: pin the key, or trust the first one seen, not both",
+            ));
         }
         if let Some(b) = &self.bastion {
             errors.extend(b.validate(&field(prefix, "bastion")));
         }
         errors
     }
+}
+
+/// A file on a host, as `scp` spells it: `[user@]address[:port]:/abs/path`, or `/abs/path`
+/// for the local machine (`None`). `Err` says what is wrong with the text.
+pub fn parse_remote_path(text: &str) -> Result<(Option<HostArgs>, PathBuf), String> {
+    const FORM: &str = "expected /abs/path or [user@]address[:port]:/abs/path";
+    if text.starts_with('/') {
+        return Ok((None, PathBuf::from(text)));
+    }
+    let (remote, path) = text.split_once(":/").ok_or(FORM)?;
+    let (user, location) = match remote.split_once('@') {
+        Some((user, rest)) => (Some(user), rest),
+        None => (None, remote),
+    };
+    let port = |p: &str| {
+        p.parse::<i64>()
+            .map_err(|_| format!("{p:?} is not a port; {FORM}"))
+    };
+    let (address, port) = if let Some(rest) = location.strip_prefix('[') {
+        // [IPv6]:port
+        let (address, tail) = rest.split_once(']').ok_or(FORM)?;
+        match tail {
+            "" => (address, None),
+            _ => (address, Some(port(tail.strip_prefix(':').ok_or(FORM)?)?)),
+        }
+    } else {
+        match location.rsplit_once(':') {
+            Some((address, p)) => (address, Some(port(p)?)),
+            None => (location, None),
+        }
+    };
+    let args = HostArgs {
+        address: address.to_owned(),
+        port,
+        user: user.map(str::to_owned),
+        ..HostArgs::default()
+    };
+    let errors = args.validate(&[]);
+    if !errors.is_empty() {
+        return Err(errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "));
+    }
+    Ok((Some(args), PathBuf::from(format!("/{path}"))))
 }
 
 impl SshDefaults {
@@ -484,53 +538,49 @@ impl SshTarget {
             defaults,
             &label,
         )?;
-        let known_hosts = defaults.known_hosts.as_ref().map(PathBuf::from);
+        // Without a pinned or recorded key, the provider's known_hosts decides.
+        let known_hosts = || {
+            defaults
+                .known_hosts
+                .as_ref()
+                .map(|p| HostKeyCheck::KnownHosts(PathBuf::from(p)))
+                .unwrap_or(HostKeyCheck::Unconfigured)
+        };
         let host_key = match (&args.host_key, recorded_key, args.trust_on_first_use) {
             (Some(pinned), _, _) => HostKeyCheck::Pinned(pinned.clone()),
             (None, Some(recorded), true) => HostKeyCheck::Pinned(recorded.to_owned()),
             (None, None, true) => HostKeyCheck::TrustOnFirstUse,
-            (None, _, false) => known_hosts
-                .clone()
-                .map(HostKeyCheck::KnownHosts)
-                .unwrap_or(HostKeyCheck::Unconfigured),
+            (None, _, false) => known_hosts(),
         };
-        let bastion = match args.bastion.as_ref().or(defaults.bastion.as_ref()) {
-            None => None,
-            Some(b) => {
-                let b_user = b.user.clone().unwrap_or_else(|| user.clone());
-                let b_port = port_of(b.port);
-                let b_auth = match &b.private_key {
-                    Some(key) => Auth::Key {
-                        key: key.clone(),
-                        passphrase: b.private_key_passphrase.clone(),
-                    },
-                    None => auth.clone(),
-                };
-                Some(Box::new(SshTarget {
+        let connect_timeout =
+            SshDefaults::duration(&defaults.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        let keepalive = SshDefaults::duration(&defaults.keepalive_interval, DEFAULT_KEEPALIVE);
+        let bastion = args
+            .bastion
+            .as_ref()
+            .or(defaults.bastion.as_ref())
+            .map(|b| {
+                Box::new(SshTarget {
                     address: b.address.clone(),
-                    port: b_port,
-                    user: b_user,
-                    auth: b_auth,
+                    port: port_of(b.port),
+                    user: b.user.clone().unwrap_or_else(|| user.clone()),
+                    auth: match &b.private_key {
+                        Some(key) => Auth::Key {
+                            key: key.clone(),
+                            passphrase: b.private_key_passphrase.clone(),
+                        },
+                        None => auth.clone(),
+                    },
                     host_key: match &b.host_key {
                         Some(k) => HostKeyCheck::Pinned(k.clone()),
-                        None => known_hosts
-                            .clone()
-                            .map(HostKeyCheck::KnownHosts)
-                            .unwrap_or(HostKeyCheck::Unconfigured),
+                        None => known_hosts(),
                     },
                     sudo: false,
                     bastion: None,
-                    connect_timeout: SshDefaults::duration(
-                        &defaults.connect_timeout,
-                        DEFAULT_CONNECT_TIMEOUT,
-                    ),
-                    keepalive: SshDefaults::duration(
-                        &defaults.keepalive_interval,
-                        DEFAULT_KEEPALIVE,
-                    ),
-                }))
-            }
-        };
+                    connect_timeout,
+                    keepalive,
+                })
+            });
         Ok(SshTarget {
             address: args.address.clone(),
             port,
@@ -539,11 +589,8 @@ impl SshTarget {
             host_key,
             sudo: args.sudo,
             bastion,
-            connect_timeout: SshDefaults::duration(
-                &defaults.connect_timeout,
-                DEFAULT_CONNECT_TIMEOUT,
-            ),
-            keepalive: SshDefaults::duration(&defaults.keepalive_interval, DEFAULT_KEEPALIVE),
+            connect_timeout,
+            keepalive,
         })
     }
 }
@@ -589,6 +636,24 @@ mod tests {
         assert_eq!(paths(&h.validate(&prefix)), vec!["host.port"]);
         assert!(host("10.0.0.1").validate(&prefix).is_empty());
         assert_eq!(paths(&host("a b").validate(&prefix)), vec!["host.address"]);
+    }
+
+    #[test]
+    fn remote_paths_name_local_and_remote_files() {
+        let (host, path) = parse_remote_path("/etc/traefik/a.toml").unwrap();
+        assert_eq!((host, path), (None, PathBuf::from("/etc/traefik/a.toml")));
+        let (host, path) = parse_remote_path("admin@10.0.0.5:2222:/etc/traefik/a.toml").unwrap();
+        let host = host.unwrap();
+        assert_eq!(path, PathBuf::from("/etc/traefik/a.toml"));
+        assert_eq!(
+            (host.address.as_str(), host.port, host.user.as_deref()),
+            ("10.0.0.5", Some(2222), Some("admin"))
+        );
+        let (host, _) = parse_remote_path("[fd00::5]:/etc/a.toml").unwrap();
+        assert_eq!(host.unwrap().address, "fd00::5");
+        for bad in ["relative/a.toml", "h:x:/a", "h:70000:/a", "@h:/a"] {
+            assert!(parse_remote_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
