@@ -37,6 +37,9 @@ pub struct Options {
     pub time_scale: f64,
     /// PVE seconds added to every answer (real seconds = latency x time_scale).
     pub latency: f64,
+    /// Serve a certificate made by `openssl req -x509`, as users make one for a self-signed
+    /// Proxmox: it carries basicConstraints CA:TRUE (the usual one comes from rcgen).
+    pub openssl_certificate: bool,
 }
 
 impl Default for Options {
@@ -45,6 +48,7 @@ impl Default for Options {
             guests: lab_guests(),
             time_scale: 0.0,
             latency: 0.0,
+            openssl_certificate: false,
         }
     }
 }
@@ -74,6 +78,28 @@ pub fn lab_guests() -> Json {
         ],
         "iso": ["opnsense-24.7.iso", "debian-12.9.0-amd64-netinst.iso"]
     })
+}
+
+/// `openssl req -x509` for `ip`, the way a Proxmox guide has users make one.
+pub fn openssl_self_signed(ip: &str, cert: &std::path::Path, key: &std::path::Path) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={ip}")])
+        .args(["-addext", &format!("subjectAltName=IP:{ip},DNS:localhost")])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl req -x509: {out:?}");
 }
 
 static NEXT_HOST: AtomicU32 = AtomicU32::new(2);
@@ -114,12 +140,16 @@ impl FakePve {
             .tempdir()
             .expect("temp dir");
         let host = free_host();
-        let cert = rcgen::generate_simple_self_signed(vec![host.clone(), "localhost".into()])
-            .expect("self-signed certificate");
         let ca_file = dir.path().join("fakepve.crt");
         let key_file = dir.path().join("fakepve.key");
-        std::fs::write(&ca_file, cert.cert.pem()).expect("write certificate");
-        std::fs::write(&key_file, cert.key_pair.serialize_pem()).expect("write key");
+        if options.openssl_certificate {
+            openssl_self_signed(&host, &ca_file, &key_file);
+        } else {
+            let cert = rcgen::generate_simple_self_signed(vec![host.clone(), "localhost".into()])
+                .expect("self-signed certificate");
+            std::fs::write(&ca_file, cert.cert.pem()).expect("write certificate");
+            std::fs::write(&key_file, cert.key_pair.serialize_pem()).expect("write key");
+        }
         let guests = dir.path().join("guests.json");
         std::fs::write(&guests, options.guests.to_string()).expect("write guests");
         let log = std::fs::File::create(dir.path().join("fakepve.log")).expect("log file");

@@ -332,7 +332,7 @@ impl SshHost {
                  UseDNS no\n\
                  PrintMotd no\n\
                  MaxStartups 50:30:100\n\
-                 MaxSessions 50\n\
+                 MaxSessions 10\n\
                  LogLevel VERBOSE\n\
                  SetEnv HOME={home}\n\
                  Subsystem sftp internal-sftp\n",

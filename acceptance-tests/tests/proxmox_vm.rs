@@ -3,7 +3,9 @@
 //! changes and reboot_after_update, disk growth, a new disk), drift through the API,
 //! deletion behind Terraform's back, replacement, import, destroy; bad input at plan.
 
-use acceptance_tests::fakepve::{self, FakePve};
+use std::process::Command;
+
+use acceptance_tests::fakepve::{self, FakePve, Options};
 use acceptance_tests::Workspace;
 use serde_json::{json, Value as Json};
 
@@ -645,6 +647,57 @@ output "free_mb" { value = data.homelab_proxmox_nodes.all.nodes[0].memory_free_m
     ws.env("PROXMOX_VE_INSECURE", "true");
     ws.apply();
     assert_eq!(ws.output("names"), json!(["pve1"]));
+}
+
+/// A `ca_file` holding the server's own certificate as `openssl req -x509` makes it
+/// (basicConstraints CA:TRUE) is trusted, as curl and Go-based providers trust it; another
+/// self-signed certificate in its place is refused.
+#[test]
+fn a_self_signed_ca_certificate_in_ca_file_is_trusted() {
+    let fake = FakePve::start_with(Options {
+        openssl_certificate: true,
+        ..Options::default()
+    });
+    let pem = std::fs::read_to_string(&fake.ca_file).unwrap();
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&fake.ca_file)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"),
+        "the certificate under test is a CA certificate:\n{pem}"
+    );
+    let nodes = r#"
+terraform {
+  required_providers {
+    homelab = { source = "tabiri/homelab" }
+  }
+}
+provider "homelab" {}
+data "homelab_proxmox_nodes" "all" {}
+output "names" { value = data.homelab_proxmox_nodes.all.names }
+"#;
+    let mut ws = Workspace::new();
+    ws.env("PROXMOX_VE_ENDPOINT", fake.endpoint())
+        .env("PROXMOX_VE_USERNAME", "root@pam")
+        .env("PROXMOX_VE_PASSWORD", "secret")
+        .env("PROXMOX_VE_CA_FILE", fake.ca_file.display().to_string());
+    ws.config(nodes);
+    ws.apply();
+    assert_eq!(ws.output("names"), json!(["pve1"]));
+
+    // Another self-signed certificate is no stand-in for the server's.
+    let mut ws = Workspace::new();
+    let other = ws.path().join("other.crt");
+    fakepve::openssl_self_signed(&fake.host, &other, &ws.path().join("other.key"));
+    ws.env("PROXMOX_VE_ENDPOINT", fake.endpoint())
+        .env("PROXMOX_VE_USERNAME", "root@pam")
+        .env("PROXMOX_VE_PASSWORD", "secret")
+        .env("PROXMOX_VE_CA_FILE", other.display().to_string());
+    ws.config(nodes);
+    let text = ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(text.to_lowercase().contains("certificate"), "{text}");
 }
 
 /// Passwords, tickets and tokens reach neither Terraform's output nor its trace log (which

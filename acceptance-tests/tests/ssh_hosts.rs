@@ -680,7 +680,8 @@ fn faults_end_in_clear_errors_and_converge() {
     }
     let _ = host.in_sshd_mounts("umount").arg(&ro).status();
 
-    // Thirty routes at once share one connection: all land.
+    // Thirty routes at once share one connection, whose channels stay below sshd's
+    // MaxSessions (OpenSSH's default 10 on these hosts): all land.
     let many: String = (0..30)
         .map(|i| {
             format!(

@@ -39,7 +39,9 @@ fn host_block() -> &'static Block {
              on. Unset values come from the provider's `ssh` block. The host key is always \
              verified: `host_key`, the provider's `ssh.known_hosts`, or `trust_on_first_use`. \
              Changing `address` or `port` replaces the resource (it then lives on another \
-             machine).",
+             machine). Prefer the provider's `ssh.private_key` (or the agent) to a \
+             `private_key` here: Terraform 1.0.3's `terraform show` crashes on a state whose \
+             nested block holds a sensitive value (plan and apply are not affected).",
             &json_schema,
             Annotations {
                 sensitive: ssh::SENSITIVE,

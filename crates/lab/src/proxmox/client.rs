@@ -209,25 +209,27 @@ impl Client {
         if config.insecure {
             builder = builder.danger_accept_invalid_certs(true);
         } else if let Some(path) = &config.ca_file {
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
             let pem = std::fs::read(path).map_err(|e| {
                 ProxmoxError::Config(format!("cannot read ca_file {}: {e}", path.display()))
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ProxmoxError::Config(format!(
-                    "ca_file {} holds no usable PEM certificate: {e}",
-                    path.display()
-                ))
-            })?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    ProxmoxError::Config(format!(
+                        "ca_file {} holds no usable PEM certificate: {e}",
+                        path.display()
+                    ))
+                })?;
             if certs.is_empty() {
                 return Err(ProxmoxError::Config(format!(
                     "ca_file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
                     path.display()
                 )));
             }
-            builder = builder.tls_built_in_root_certs(false);
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            let tls = super::ca_file::client_config(certs)
+                .map_err(|e| ProxmoxError::Config(format!("ca_file {}: {e}", path.display())))?;
+            builder = builder.use_preconfigured_tls(tls);
         }
         let http = builder.build().map_err(|e| {
             ProxmoxError::Config(format!(

@@ -21,6 +21,7 @@
 //! - [`lxc`]: LXC containers: the same steps.
 //! - [`nodes`]: the cluster's nodes, for placement.
 
+mod ca_file;
 pub mod checks;
 pub mod client;
 pub mod error;
