@@ -45,7 +45,8 @@ pub fn provider_dir() -> PathBuf {
         "{} is missing: run `cargo build -p terraform-provider-homelab` first",
         binary.display()
     );
-    dir
+    // Terraform's dev_overrides take absolute paths only.
+    dir.canonicalize().expect("the provider directory")
 }
 
 /// The actions of one planned resource change, as `terraform show -json` reports them.

@@ -103,11 +103,7 @@ fn state_from(
     }
     let mut value = serde_bridge::from_json(&json, &schema().value_type())
         .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot record the target", e)))?;
-    value.set_attr(
-        host::BLOCK,
-        kept.get_attr(host::BLOCK).cloned().unwrap_or(Value::Null),
-    );
-    value.set_attr(host::PUBLIC_KEY, public_key);
+    host::carry_over(&mut value, kept, public_key);
     Ok(value)
 }
 
@@ -125,7 +121,7 @@ fn state_for_file(
         Err(_) => {
             let mut value = kept.clone();
             value.set_attr("content_sha256", Value::String(sha256));
-            value.set_attr(host::PUBLIC_KEY, public_key);
+            host::carry_over(&mut value, kept, public_key);
             Ok(value)
         }
     }

@@ -110,10 +110,14 @@ fn state_from(
     }
     let mut value = serde_bridge::from_json(&json, &schema().value_type())
         .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot record the route", e)))?;
-    for name in ["traefik_api_url", host::BLOCK] {
-        value.set_attr(name, kept.get_attr(name).cloned().unwrap_or(Value::Null));
-    }
-    value.set_attr(host::PUBLIC_KEY, public_key);
+    // The API URL is not in the file either.
+    value.set_attr(
+        "traefik_api_url",
+        kept.get_attr("traefik_api_url")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    host::carry_over(&mut value, kept, public_key);
     Ok(value)
 }
 
@@ -299,7 +303,7 @@ impl Resource for TraefikRouteResource {
             None => {
                 let mut kept = state.clone();
                 kept.set_attr("content_sha256", Value::String(file.sha256.clone()));
-                kept.set_attr(host::PUBLIC_KEY, public_key);
+                host::carry_over(&mut kept, state, public_key);
                 Ok(kept)
             }
         };
