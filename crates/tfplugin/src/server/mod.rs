@@ -2,6 +2,7 @@
 //! cookie check, protocol negotiation, a unix socket or TCP listener, AutoMTLS, the
 //! handshake line on stdout, then gRPC until the client asks us to shut down.
 
+mod cached_schema;
 mod goplugin;
 mod rpc;
 mod tls;
@@ -184,6 +185,7 @@ async fn run_grpc<P: Provider>(
         .set_service_status("plugin", tonic_health::ServingStatus::Serving)
         .await;
     let service = ProviderService::new(provider);
+    let schema_response = service.schema_response().clone();
     let stop_token = shutdown.clone();
     tonic::transport::Server::builder()
         .add_service(health_service)
@@ -196,11 +198,12 @@ async fn run_grpc<P: Provider>(
         .add_service(GrpcBrokerServer::new(goplugin::Broker {
             shutdown: shutdown.clone(),
         }))
-        .add_service(
+        .add_service(cached_schema::CachedSchema::new(
             ProviderServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
+            &schema_response,
+        ))
         .serve_with_incoming_shutdown(incoming, async move { stop_token.cancelled().await })
         .await
         .map_err(|e| format!("gRPC server: {e}"))

@@ -39,6 +39,11 @@ pub struct ProviderService<P: Provider> {
 }
 
 impl<P: Provider> ProviderService<P> {
+    /// The GetProviderSchema answer, built once.
+    pub(crate) fn schema_response(&self) -> &pb::get_provider_schema::Response {
+        &self.schema_response
+    }
+
     pub fn new(provider: P) -> Self {
         let provider_schema = provider.schema();
         let resources: HashMap<_, _> = provider
