@@ -58,9 +58,10 @@ pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annot
     }
     let properties = root.get("properties").and_then(Json::as_object);
     for name in annotations.blocks {
-        let Some(property) = properties.and_then(|p| p.get(*name)) else {
-            continue;
-        };
+        // A name here that the type lacks is a typo in the resource: fail loudly.
+        let property = properties
+            .and_then(|p| p.get(*name))
+            .unwrap_or_else(|| panic!("block {name}: the argument type has no such field"));
         let mut inner = resolve(property, &definitions);
         if let Some(fields) = inner.as_object_mut() {
             fields.insert("definitions".into(), definitions.clone());
@@ -70,12 +71,19 @@ pub fn block_from_json_schema(description: &str, root: &Json, annotations: Annot
             .and_then(Json::as_str)
             .unwrap_or_default()
             .to_owned();
+        // Its own struct fields named in `blocks` become blocks in turn.
+        let inner_blocks: Vec<&str> = annotations
+            .blocks
+            .iter()
+            .copied()
+            .filter(|b| inner.get("properties").and_then(|p| p.get(*b)).is_some())
+            .collect();
         let nested = block_from_json_schema(
             &text,
             &inner,
             Annotations {
                 sensitive: annotations.sensitive,
-                blocks: annotations.blocks,
+                blocks: &inner_blocks,
                 ..Annotations::default()
             },
         );

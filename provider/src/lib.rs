@@ -107,3 +107,42 @@ impl Provider for HomelabProvider {
         diags
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schemas are derived at first use; a derivation that panics (a misnamed block, a type
+    /// with no Terraform equivalent) must fail here, not in the first `terraform` run.
+    #[test]
+    fn every_schema_builds() {
+        let provider = HomelabProvider::new();
+        assert!(provider
+            .schema()
+            .block
+            .blocks
+            .iter()
+            .any(|b| b.type_name == "ssh"));
+        for resource in provider.resources() {
+            resource.schema();
+        }
+        for data_source in provider.data_sources() {
+            data_source.schema();
+        }
+        let route = provider
+            .resources()
+            .into_iter()
+            .find(|r| r.type_name() == "homelab_traefik_route")
+            .expect("the route resource");
+        let schema = route.schema();
+        let host = schema
+            .block
+            .blocks
+            .iter()
+            .find(|b| b.type_name == "host")
+            .expect("host block");
+        assert!(host.block.blocks.iter().any(|b| b.type_name == "bastion"));
+        let key = host.block.get("private_key").expect("private_key");
+        assert!(key.sensitive);
+    }
+}

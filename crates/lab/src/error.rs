@@ -101,8 +101,8 @@ fn not_managed_message(path: &std::path::Path, name: &str, op: FileOperation) ->
     let path = path.display();
     match op {
         FileOperation::Write => format!(
-            "{path} exists and is not managed by Tabiri Homelab; import it \
-             (terraform import homelab_traefik_route.{name} {path}) or move it away"
+            "{path} exists and is not managed by Tabiri Homelab; import it as route \
+             \"{name}\" or move it away"
         ),
         FileOperation::Delete => format!(
             "{path} is not managed by Tabiri Homelab (it lacks the ownership header), so it \

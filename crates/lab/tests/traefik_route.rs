@@ -336,8 +336,8 @@ fn a_foreign_file_refuses_create_until_owned() {
     let p = plan(&path, Some(&r), Some(&file));
     assert_eq!(p.action, Action::Update);
     let expected = format!(
-        "{0} exists and is not managed by Tabiri Homelab; import it \
-         (terraform import homelab_traefik_route.whoami {0}) or move it away",
+        "{0} exists and is not managed by Tabiri Homelab; import it as route \"whoami\" \
+         or move it away",
         path.display()
     );
     // Refused at plan time (check mode) and at apply, and the file is untouched.

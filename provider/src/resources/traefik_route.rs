@@ -125,6 +125,23 @@ fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
     Diagnostic::error(summary, error.to_string()).into()
 }
 
+/// A failed write; one refused because a file this provider did not write is in the way
+/// gets the import command that adopts it (`host` prefixes the path for a file over SSH).
+fn write_error(error: lab::Error, host: &dyn lab::host::Host) -> Diagnostics {
+    let lab::Error::NotManaged { path, name, .. } = &error else {
+        return lab_error("Cannot write the Traefik route", error);
+    };
+    let id = match host.name().strip_prefix("ssh ") {
+        Some(remote) => format!("{remote}:{}", path.display()),
+        None => path.display().to_string(),
+    };
+    Diagnostic::error(
+        "Cannot write the Traefik route",
+        format!("{error}: terraform import {TYPE_NAME}.{name} {id}"),
+    )
+    .into()
+}
+
 impl TraefikRouteResource {
     /// Writes the route, then (when asked) waits until Traefik serves it.
     async fn write(&self, request: &ApplyRequest<'_>, ownership: Ownership) -> Outcome {
@@ -159,7 +176,7 @@ impl TraefikRouteResource {
                 return Outcome::unchanged(
                     request.prior,
                     request.private,
-                    lab_error("Cannot write the Traefik route", e),
+                    write_error(e, target.host.as_ref()),
                 )
             }
         };

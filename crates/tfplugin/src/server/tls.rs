@@ -41,7 +41,7 @@ impl ServerIdentity {
             .push(DnType::CommonName, "localhost");
         params
             .distinguished_name
-            .push(DnType::OrganizationName, "Tabiri Homelab");
+            .push(DnType::OrganizationName, "terraform-plugin");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
