@@ -21,9 +21,15 @@ use serde_json::{json, Map};
 use crate::args::{Opt, Scalar, Spec, Type};
 use crate::common;
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
+use lab::deadline::Deadline;
 
 /// How long a run waits for Traefik, as the Terraform resource does.
 const ROUTED_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The deadline of the wait `traefik_api_url` asks for.
+fn routed_deadline() -> Deadline {
+    Deadline::after(ROUTED_TIMEOUT, "the traefik_api_url wait")
+}
 
 /// The options that are [`TraefikRoute`]'s fields.
 const ROUTE_FIELDS: &[&str] = &[
@@ -163,9 +169,11 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
             let client = lab::http::Client::plain();
             let waited = match &desired {
                 Some(route) => {
-                    route::wait_until_routed_blocking(&client, api, route, ROUTED_TIMEOUT)
+                    route::wait_until_routed_blocking(&client, api, route, &routed_deadline())
                 }
-                None => route::wait_until_unrouted_blocking(&client, api, &name, ROUTED_TIMEOUT),
+                None => {
+                    route::wait_until_unrouted_blocking(&client, api, &name, &routed_deadline())
+                }
             };
             if let Err(e) = waited {
                 return Err(Failure {

@@ -163,6 +163,7 @@ pub fn carry_over(state: &mut Value, kept: &Value, public_key: Value) {
 }
 
 /// A resource's host, ready to act on.
+#[derive(Clone)]
 pub struct Connected {
     pub host: Arc<dyn Host>,
     ssh: Option<SshHost>,

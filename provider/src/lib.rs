@@ -7,6 +7,7 @@ pub mod data_sources;
 pub mod derive;
 pub mod docs;
 pub mod host;
+pub mod kit;
 pub mod resources;
 pub mod timeouts;
 
@@ -58,36 +59,52 @@ impl Provider for HomelabProvider {
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
         let state = &self.state;
         vec![
-            Arc::new(resources::traefik_route::TraefikRouteResource::new(
+            kit::resource(
+                resources::traefik_route::TraefikRouteResource,
                 state.clone(),
-            )),
-            Arc::new(resources::prometheus_target::PrometheusTargetResource::new(
+            ),
+            kit::resource(
+                resources::prometheus_target::PrometheusTargetResource,
                 state.clone(),
-            )),
-            Arc::new(resources::aws_instance::AwsInstanceResource::new(
+            ),
+            kit::resource(
+                resources::aws_instance::AwsInstanceResource::new(state.clone()),
                 state.clone(),
-            )),
-            Arc::new(resources::aws_security_group::AwsSecurityGroupResource::new(state.clone())),
-            Arc::new(resources::route53_record::Route53RecordResource::new(
+            ),
+            kit::resource(
+                resources::aws_security_group::AwsSecurityGroupResource::new(state.clone()),
                 state.clone(),
-            )),
-            Arc::new(resources::proxmox_vm::ProxmoxVmResource::new(state.clone())),
-            Arc::new(resources::proxmox_lxc::ProxmoxLxcResource::new(
+            ),
+            kit::resource(
+                resources::route53_record::Route53RecordResource::new(state.clone()),
                 state.clone(),
-            )),
+            ),
+            kit::resource(
+                resources::proxmox_vm::ProxmoxVmResource::new(state.clone()),
+                state.clone(),
+            ),
+            kit::resource(
+                resources::proxmox_lxc::ProxmoxLxcResource::new(state.clone()),
+                state.clone(),
+            ),
         ]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         let state = &self.state;
         vec![
-            Arc::new(data_sources::aws_ami::AwsAmiDataSource::new(state.clone())),
-            Arc::new(data_sources::route53_zone::Route53ZoneDataSource::new(
+            kit::data_source(
+                data_sources::aws_ami::AwsAmiDataSource::new(state.clone()),
                 state.clone(),
-            )),
-            Arc::new(data_sources::proxmox_nodes::ProxmoxNodesDataSource::new(
+            ),
+            kit::data_source(
+                data_sources::route53_zone::Route53ZoneDataSource::new(state.clone()),
                 state.clone(),
-            )),
+            ),
+            kit::data_source(
+                data_sources::proxmox_nodes::ProxmoxNodesDataSource::new(state.clone()),
+                state.clone(),
+            ),
         ]
     }
 

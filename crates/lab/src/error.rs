@@ -68,13 +68,10 @@ pub enum Error {
     #[error("{host}: {message}")]
     Host { host: String, message: String },
 
-    /// A wait ran out; says what it waited for and the last thing it saw.
-    #[error("timed out after {} waiting for {what}; last seen: {last_seen}", format_duration(*waited))]
-    Timeout {
-        what: String,
-        waited: Duration,
-        last_seen: String,
-    },
+    /// A wait ran out (or was stopped); says what it waited for, the timeout and the
+    /// last thing it saw.
+    #[error(transparent)]
+    Timeout(#[from] crate::deadline::WaitEnded),
 }
 
 fn join_field_errors(errors: &[FieldError]) -> String {

@@ -13,6 +13,8 @@
 //!
 //! - `aws` (feature `aws`): EC2 instances, security groups, AMI lookups and Route 53
 //!   records through the official AWS SDK (`homelab_aws_*`, `homelab_route53_*`).
+//! - [`deadline`]: the one deadline type of every wait, naming its setting and carrying
+//!   the caller's stop signal.
 //! - [`validation`]: field errors with the path of the argument they concern.
 //! - [`secret`]: the type for passwords and tokens, which never prints.
 //! - [`files`]: atomic local file writes and reads.
@@ -38,6 +40,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod deadline;
 pub mod docker_logging;
 pub mod duration;
 pub mod error;

@@ -732,12 +732,13 @@ pub use wait::*;
 
 #[cfg(any(feature = "async-http", feature = "blocking-http"))]
 mod wait {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use serde::Deserialize;
     use url::Url;
 
     use super::{redact, TraefikRoute};
+    use crate::deadline::Deadline;
     use crate::Error;
 
     const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -1010,18 +1011,15 @@ mod wait {
         }
     }
 
-    /// `Some(error)` when the next poll would end after `timeout`.
+    /// `Some(error)` when the deadline leaves no time for another poll (or the caller
+    /// stopped the wait).
     fn out_of_time(
-        start: Instant,
-        timeout: Duration,
+        deadline: &Deadline,
         what: impl FnOnce() -> String,
         last_seen: String,
     ) -> Option<Error> {
-        (start.elapsed() + POLL_INTERVAL > timeout).then(|| Error::Timeout {
-            what: what(),
-            waited: timeout,
-            last_seen,
-        })
+        (deadline.remaining() < POLL_INTERVAL || deadline.stopped())
+            .then(|| deadline.ended(what(), last_seen).into())
     }
 
     fn routed_what(api_url: &str, route: &TraefikRoute, at: &Endpoints) -> String {
@@ -1055,13 +1053,12 @@ mod wait {
     pub async fn wait_until_routed(
         api_url: &str,
         route: &TraefikRoute,
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> Result<(), Error> {
         let at = endpoints(api_url, &route.name)?;
         let client = client()?;
-        let start = Instant::now();
         loop {
-            let remaining = timeout.saturating_sub(start.elapsed());
+            let remaining = deadline.remaining();
             let router = fetch::<RouterInfo>(&client, &at.router_url, remaining).await?;
             let service = match router {
                 Fetched::Found(_) => {
@@ -1073,15 +1070,10 @@ mod wait {
                 Progress::Done => return Ok(()),
                 Progress::Waiting(seen) => seen,
             };
-            if let Some(e) = out_of_time(
-                start,
-                timeout,
-                || routed_what(api_url, route, &at),
-                last_seen,
-            ) {
+            if let Some(e) = out_of_time(deadline, || routed_what(api_url, route, &at), last_seen) {
                 return Err(e);
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            deadline.sleep(POLL_INTERVAL).await;
         }
     }
 
@@ -1091,23 +1083,21 @@ mod wait {
     pub async fn wait_until_unrouted(
         api_url: &str,
         name: &str,
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> Result<(), Error> {
         let at = endpoints(api_url, name)?;
         let client = client()?;
-        let start = Instant::now();
         loop {
-            let remaining = timeout.saturating_sub(start.elapsed());
+            let remaining = deadline.remaining();
             let router = fetch::<serde_json::Value>(&client, &at.router_url, remaining).await?;
             let last_seen = match judge_unrouted(&at, router) {
                 Progress::Done => return Ok(()),
                 Progress::Waiting(seen) => seen,
             };
-            if let Some(e) = out_of_time(start, timeout, || unrouted_what(api_url, &at), last_seen)
-            {
+            if let Some(e) = out_of_time(deadline, || unrouted_what(api_url, &at), last_seen) {
                 return Err(e);
             }
-            tokio::time::sleep(POLL_INTERVAL).await;
+            deadline.sleep(POLL_INTERVAL).await;
         }
     }
 
@@ -1178,12 +1168,11 @@ mod wait {
         client: &crate::http::Client,
         api_url: &str,
         route: &TraefikRoute,
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> Result<(), Error> {
         let at = endpoints(api_url, &route.name)?;
-        let start = Instant::now();
         loop {
-            let remaining = timeout.saturating_sub(start.elapsed());
+            let remaining = deadline.remaining();
             let router = fetch_blocking::<RouterInfo>(client, &at.router_url, remaining)?;
             let service = match router {
                 Fetched::Found(_) => Some(fetch_blocking::<ServiceInfo>(
@@ -1197,15 +1186,10 @@ mod wait {
                 Progress::Done => return Ok(()),
                 Progress::Waiting(seen) => seen,
             };
-            if let Some(e) = out_of_time(
-                start,
-                timeout,
-                || routed_what(api_url, route, &at),
-                last_seen,
-            ) {
+            if let Some(e) = out_of_time(deadline, || routed_what(api_url, route, &at), last_seen) {
                 return Err(e);
             }
-            std::thread::sleep(POLL_INTERVAL);
+            deadline.sleep_blocking(POLL_INTERVAL);
         }
     }
 
@@ -1215,22 +1199,20 @@ mod wait {
         client: &crate::http::Client,
         api_url: &str,
         name: &str,
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> Result<(), Error> {
         let at = endpoints(api_url, name)?;
-        let start = Instant::now();
         loop {
-            let remaining = timeout.saturating_sub(start.elapsed());
+            let remaining = deadline.remaining();
             let router = fetch_blocking::<serde_json::Value>(client, &at.router_url, remaining)?;
             let last_seen = match judge_unrouted(&at, router) {
                 Progress::Done => return Ok(()),
                 Progress::Waiting(seen) => seen,
             };
-            if let Some(e) = out_of_time(start, timeout, || unrouted_what(api_url, &at), last_seen)
-            {
+            if let Some(e) = out_of_time(deadline, || unrouted_what(api_url, &at), last_seen) {
                 return Err(e);
             }
-            std::thread::sleep(POLL_INTERVAL);
+            deadline.sleep_blocking(POLL_INTERVAL);
         }
     }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use lab::deadline::Deadline;
 use lab::traefik_route::{
     apply, plan, read_route_file, wait_until_routed, wait_until_unrouted, Ownership, TraefikRoute,
 };
@@ -101,9 +102,13 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     let path = route.file_path();
 
     converge(Some(&route), &path);
-    wait_until_routed(&api, &route, Duration::from_secs(15))
-        .await
-        .unwrap();
+    wait_until_routed(
+        &api,
+        &route,
+        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
+    )
+    .await
+    .unwrap();
     let front = format!("http://127.0.0.1:{web}/");
     assert_eq!(get(&front, "whoami.lab").await, (200, "from a".into()));
 
@@ -111,18 +116,26 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     route.servers = vec![backend_b.clone()];
     route.pass_host_header = false;
     converge(Some(&route), &path);
-    wait_until_routed(&api, &route, Duration::from_secs(15))
-        .await
-        .unwrap();
+    wait_until_routed(
+        &api,
+        &route,
+        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
+    )
+    .await
+    .unwrap();
     assert_eq!(get(&front, "whoami.lab").await, (200, "from b".into()));
 
     // A route Traefik rejects is reported with Traefik's own words.
     route.middlewares = vec!["nope".into()];
     converge(Some(&route), &path);
-    let err = wait_until_routed(&api, &route, Duration::from_secs(15))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_until_routed(
+        &api,
+        &route,
+        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains(
             "reports router whoami@file as disabled: middleware \"nope@file\" does not exist"
@@ -131,8 +144,12 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     );
 
     converge(None, &path);
-    wait_until_unrouted(&api, "whoami", Duration::from_secs(15))
-        .await
-        .unwrap();
+    wait_until_unrouted(
+        &api,
+        "whoami",
+        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
+    )
+    .await
+    .unwrap();
     assert_eq!(get(&front, "whoami.lab").await.0, 404);
 }

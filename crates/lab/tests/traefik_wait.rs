@@ -5,6 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use lab::deadline::Deadline;
 use lab::traefik_route::{wait_until_routed, wait_until_unrouted, TraefikRoute};
 use serde_json::json;
 
@@ -64,9 +65,13 @@ async fn returns_once_traefik_serves_this_version() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_routed(&api, &route(), Duration::from_secs(5))
-        .await
-        .unwrap();
+    wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -86,9 +91,13 @@ async fn an_older_disabled_version_is_waited_out_not_reported() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_routed(&api, &route(), Duration::from_secs(5))
-        .await
-        .unwrap();
+    wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -110,10 +119,14 @@ async fn traefik_rejecting_this_version_fails_at_once_with_its_words() {
     })
     .await;
     let start = Instant::now();
-    let err = wait_until_routed(&api, &route(), Duration::from_secs(10))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_secs(10), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(
         err,
@@ -139,10 +152,14 @@ async fn a_warning_is_a_rejection_too() {
         _ => (404, "{}".into()),
     })
     .await;
-    let err = wait_until_routed(&api, &route(), Duration::from_secs(10))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_secs(10), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.ends_with("reports router whoami@file as warning: entryPoint \"bogus\" doesn't exist"),
         "{err}"
@@ -152,17 +169,22 @@ async fn a_warning_is_a_rejection_too() {
 #[tokio::test]
 async fn timeout_says_what_it_waited_for_and_what_it_saw() {
     let api = support::serve(|_, _| (404, "{\"message\":\"router not found\"}".into())).await;
-    let err = wait_until_routed(&api, &route(), Duration::from_millis(300))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        err,
-        format!(
-            "timed out after 300ms waiting for Traefik at {api} to serve router whoami@file as \
+    let err = wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_millis(300), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("timed out after "), "{err}");
+    assert!(
+        err.ends_with(&format!(
+            " (wait_timeout = 300ms) waiting for Traefik at {api} to serve router whoami@file as \
              written to /etc/traefik/dynamic/whoami.toml; last seen: Traefik has no router \
              whoami@file yet"
-        )
+        )),
+        "{err}"
     );
 }
 
@@ -174,10 +196,14 @@ async fn timeout_on_a_stale_version_points_at_the_likely_cause() {
         _ => (404, "{}".into()),
     })
     .await;
-    let err = wait_until_routed(&api, &route(), Duration::from_millis(300))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_millis(300), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains(
             "last seen: Traefik still runs another version of whoami@file (rule is \
@@ -197,10 +223,14 @@ async fn unreachable_api_times_out_with_the_connection_error() {
         .unwrap()
         .port();
     let api = format!("http://127.0.0.1:{port}");
-    let err = wait_until_routed(&api, &route(), Duration::from_millis(300))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_until_routed(
+        &api,
+        &route(),
+        &Deadline::after(Duration::from_millis(300), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains(&format!("last seen: GET {api}{ROUTER}: ")),
         "{err}"
@@ -212,10 +242,14 @@ async fn auth_failure_is_final_and_hides_the_password() {
     let api = support::serve(|_, _| (401, "401 Unauthorized".into())).await;
     let with_creds = api.replace("http://", "http://admin:hunter2@");
     let start = Instant::now();
-    let err = wait_until_routed(&with_creds, &route(), Duration::from_secs(10))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = wait_until_routed(
+        &with_creds,
+        &route(),
+        &Deadline::after(Duration::from_secs(10), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(!err.contains("hunter2"), "{err}");
     assert!(err.contains("admin:redacted@"), "{err}");
@@ -237,9 +271,13 @@ async fn api_url_with_a_path_prefix_is_extended() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_routed(&format!("{api}/traefik/"), &route(), Duration::from_secs(5))
-        .await
-        .unwrap();
+    wait_until_routed(
+        &format!("{api}/traefik/"),
+        &route(),
+        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -249,20 +287,29 @@ async fn waits_until_the_router_is_gone() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_unrouted(&api, "whoami", Duration::from_secs(5))
-        .await
-        .unwrap();
+    wait_until_unrouted(
+        &api,
+        "whoami",
+        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
+    )
+    .await
+    .unwrap();
 
     let api = support::serve(|_, _| (200, router_json("Host(`x`)", "enabled", &[]))).await;
-    let err = wait_until_unrouted(&api, "whoami", Duration::from_millis(250))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        err,
-        format!(
-            "timed out after 250ms waiting for Traefik at {api} to drop router whoami@file; \
+    let err = wait_until_unrouted(
+        &api,
+        "whoami",
+        &Deadline::after(Duration::from_millis(250), "wait_timeout"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("timed out after "), "{err}");
+    assert!(
+        err.ends_with(&format!(
+            " (wait_timeout = 250ms) waiting for Traefik at {api} to drop router whoami@file; \
              last seen: Traefik still has router whoami@file"
-        )
+        )),
+        "{err}"
     );
 }

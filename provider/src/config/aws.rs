@@ -1,20 +1,19 @@
 //! The provider's `aws` block, the SDK clients `configure` builds from it, and what every
 //! AWS resource and data source shares: the "not configured" error naming the block, AWS
-//! errors as diagnostics, `timeouts` blocks, and plan-time validation of configurations
-//! that still hold unknown values.
+//! errors as diagnostics, and the `timeouts` block's wording.
 
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use lab::aws::{Aws, AwsConfig, AwsError};
 use lab::validation::{FieldError, PathSegment};
-use tfplugin::cty::{Type, Value};
+use tfplugin::cty::Value;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
 use tfplugin::schema::{Block, NestedBlock};
-use tfplugin::serde_bridge;
 
 use crate::derive::{self, Annotations};
-use crate::timeouts;
+use crate::kit::Timeouts;
 
 /// The block's name in `provider "homelab" { ... }`.
 pub const BLOCK: &str = "aws";
@@ -165,89 +164,18 @@ pub fn error(summary: &str, error: AwsError) -> Diagnostics {
     Diagnostic::error(summary, error.to_string()).into()
 }
 
-/// The `timeouts` block of AWS resources.
-pub fn timeouts_block(operations: &[(&str, &str)]) -> NestedBlock {
-    timeouts::block(
-        "How long operations may take, as durations (`30s`, `10m`, `1h30m`).",
+/// The `timeouts` block of AWS resources: `(operation, default)`.
+pub fn timeouts(operations: Vec<(&'static str, Duration)>) -> Timeouts {
+    Timeouts {
+        description: "How long operations may take, as durations (`30s`, `10m`, `1h30m`).",
         operations,
-    )
-}
-
-/// [`derive::validate_known`] with diagnostics at the full attribute path.
-pub fn validate_known<T, F>(
-    summary: &str,
-    value: &Value,
-    ty: &Type,
-    skip: &[&str],
-    validate: F,
-) -> Diagnostics
-where
-    T: serde::de::DeserializeOwned,
-    F: FnOnce(&T) -> Vec<FieldError>,
-{
-    derive::validate_known(
-        summary,
-        value,
-        ty,
-        skip,
-        validate,
-        derive::field_error_diagnostics,
-    )
-}
-
-/// Reads a configuration into `T` and checks it, for the read of a data source (whose
-/// validate let unknown values pass).
-pub fn checked_args<T: serde::de::DeserializeOwned>(
-    summary: &str,
-    config: &Value,
-    skip: &[&str],
-    validate: fn(&T) -> Vec<FieldError>,
-) -> Result<T, Diagnostics> {
-    let args: T =
-        args_from(config, skip).map_err(|e| Diagnostics::from(Diagnostic::error(summary, e)))?;
-    let errors = validate(&args);
-    if errors.is_empty() {
-        Ok(args)
-    } else {
-        Err(derive::field_error_diagnostics(summary, &errors))
-    }
-}
-
-/// Builds a state value from a capability's JSON plus computed attributes, keeping the
-/// `timeouts` block from `keep_from` (configuration or prior state).
-pub fn state_value(
-    json: serde_json::Value,
-    extra: &[(&str, serde_json::Value)],
-    ty: &Type,
-    keep_from: &Value,
-) -> Result<Value, Diagnostics> {
-    let mut json = json;
-    if let Some(object) = json.as_object_mut() {
-        for (k, v) in extra {
-            object.insert((*k).to_string(), v.clone());
-        }
-    }
-    let mut value = serde_bridge::from_json(&json, ty)
-        .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot record the state", e)))?;
-    if let Some(timeouts) = keep_from.get_attr("timeouts") {
-        value.set_attr("timeouts", timeouts.clone());
-    }
-    Ok(value)
-}
-
-/// Marks attributes optional and computed: the provider fills them when the configuration
-/// leaves them out (AWS picks a default), and an unset value never shows as a change.
-pub fn mark_computed(block: &mut Block, names: &[&str]) {
-    for attribute in &mut block.attributes {
-        if names.contains(&attribute.name.as_str()) {
-            attribute.computed = true;
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tfplugin::cty::Type;
 
     #[test]
     fn provider_block_marks_secret_key_sensitive() {
@@ -283,7 +211,14 @@ mod tests {
             }
             errors
         };
-        let diags = validate_known("Invalid", &value, &ty, &[], check);
+        let diags = derive::validate_known(
+            "Invalid",
+            &value,
+            &ty,
+            &[],
+            check,
+            derive::field_error_diagnostics,
+        );
         assert_eq!(diags.0.len(), 1);
         assert_eq!(diags.0[0].attribute, Some(AttrPath::attr("b")));
     }

@@ -1,23 +1,21 @@
 //! The provider's `proxmox` block, the API client `configure` builds from it (nothing is
 //! sent until a resource needs it), and what the Proxmox resources share: the error naming
 //! the block when it is missing, Proxmox errors as diagnostics (PVE's per-field messages
-//! pointed at the attribute they concern), `timeouts` blocks, plan-time validation and the
-//! deletion of a guest.
+//! pointed at the attribute they concern), the `timeouts` block's wording, and what guest
+//! states record (VMID, node, values Proxmox fills).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use lab::proxmox::client::{check_api_token, check_endpoint, check_username};
-use lab::proxmox::{Auth, Client, ClientConfig, Deadline, ProxmoxError};
+use lab::proxmox::{Auth, Client, ClientConfig, ProxmoxError};
 use lab::secret::Secret;
-use lab::validation::{FieldError, PathSegment};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
 use tfplugin::schema::{Attribute, Block, NestedBlock};
 
-use crate::derive;
-use crate::timeouts;
+use crate::kit::Timeouts;
 
 /// The block's name in `provider "homelab" { ... }`.
 pub const BLOCK: &str = "proxmox";
@@ -374,81 +372,13 @@ pub fn error(
     diags
 }
 
-/// Field errors of a capability as diagnostics. The message carries the whole path
-/// (`disks[0].slot: ...`); the diagnostic points at the top-level attribute, the deepest
-/// place Terraform 1.0 can underline inside a nested attribute's value.
-pub fn field_errors(summary: &str, errors: &[FieldError]) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    for error in errors {
-        let mut diagnostic = Diagnostic::error(summary, error.to_string());
-        if let Some(PathSegment::Field(name)) = error.path.first() {
-            diagnostic = diagnostic.at(AttrPath::attr(name.clone()));
-        }
-        diags.push(diagnostic);
-    }
-    diags
-}
-
-/// The `timeouts` block of Proxmox resources.
-pub fn timeouts_block(operations: &[(&str, &str)]) -> NestedBlock {
-    timeouts::block(
-        "How long each operation may take, as durations (`30s`, `10m`, `1h30m`). Waits for \
-         config locks, tasks and the guest agent all end within them, with an error naming \
-         the timeout.",
+/// The `timeouts` block of Proxmox resources: `(operation, default)`.
+pub fn timeouts(operations: Vec<(&'static str, Duration)>) -> Timeouts {
+    Timeouts {
+        description: "How long each operation may take, as durations (`30s`, `10m`, `1h30m`). \
+             Waits for config locks, tasks and the guest agent all end within them, with an \
+             error naming the timeout.",
         operations,
-    )
-}
-
-/// The deadline for `operation` from a resource value's `timeouts` block, or the default.
-pub fn deadline(
-    value: &Value,
-    operation: &str,
-    default: Duration,
-) -> Result<Deadline, Diagnostics> {
-    let length = timeouts::get(value, operation, default)?;
-    Ok(Deadline::after(length, format!("timeouts.{operation}")))
-}
-
-/// [`derive::validate_known`] with diagnostics at the top-level attribute ([`field_errors`]).
-pub fn validate_known<T, F>(
-    summary: &str,
-    value: &Value,
-    ty: &Type,
-    skip: &[&str],
-    validate: F,
-) -> Diagnostics
-where
-    T: serde::de::DeserializeOwned,
-    F: FnOnce(&T) -> Vec<FieldError>,
-{
-    derive::validate_known(summary, value, ty, skip, validate, field_errors)
-}
-
-/// `planned` with every unknown replaced by the value at the same place in `actual` (or
-/// null): the result of an apply, which must keep every planned known value.
-pub fn fill_from(planned: &Value, actual: &Value) -> Value {
-    if planned.is_unknown() {
-        return unknowns_to_null(actual);
-    }
-    match (planned, actual) {
-        (Value::Object(fields), _) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| {
-                    let other = actual.get_attr(k).unwrap_or(&Value::Null);
-                    (k.clone(), fill_from(v, other))
-                })
-                .collect(),
-        ),
-        (Value::List(items), _) => Value::List(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| fill_from(v, actual.index(i).unwrap_or(&Value::Null)))
-                .collect(),
-        ),
-        (Value::Set(items), _) => Value::Set(items.iter().map(unknowns_to_null).collect()),
-        _ => planned.clone(),
     }
 }
 
@@ -484,22 +414,6 @@ pub fn keep_prior_unknowns(planned: &mut Value, prior: &Value, config: &Value) {
     }
 }
 
-/// Runs `future`, or gives up with an "interrupted" error when Terraform stops the provider
-/// (Ctrl-C): every Proxmox wait ends promptly.
-pub async fn cancellable<T>(
-    ctx: &tfplugin::provider::Ctx,
-    what: &str,
-    future: impl std::future::Future<Output = T>,
-) -> Result<T, Diagnostics> {
-    tokio::select! {
-        result = future => Ok(result),
-        _ = ctx.cancel.cancelled() => Err(Diagnostic::error(
-            "Interrupted",
-            format!("Terraform stopped the provider while {what}; Proxmox may still finish the task it was running. Run apply again to converge."),
-        ).into()),
-    }
-}
-
 /// The VMID a guest resource's state records (none before the guest exists).
 pub fn vmid_of(value: &Value) -> Option<u32> {
     let vmid = value.get_attr("vm_id").and_then(Value::as_i64)?;
@@ -512,37 +426,6 @@ pub fn guest_location(value: &Value) -> Option<(&str, u32)> {
         value.get_attr("node").and_then(Value::as_str)?,
         vmid_of(value)?,
     ))
-}
-
-/// The `delete` of a guest resource: `delete` (lab's, for the kind of guest `what` names:
-/// "VM", "container") bounded by `timeouts.delete` and cancellable by Terraform. A state
-/// that records no guest has nothing to delete.
-pub async fn delete_guest(
-    request: &tfplugin::provider::ApplyRequest<'_>,
-    client: &Client,
-    what: &str,
-    default_timeout: Duration,
-    delete: impl AsyncFnOnce(&Client, &str, u32, &Deadline) -> Result<(), ProxmoxError>,
-) -> Diagnostics {
-    let Some((node, vmid)) = guest_location(request.prior) else {
-        return Diagnostics::new();
-    };
-    let deadline = match deadline(request.prior, "delete", default_timeout) {
-        Ok(d) => d,
-        Err(d) => return d,
-    };
-    let deleting = format!("deleting the {what}");
-    match cancellable(
-        request.ctx,
-        &deleting,
-        delete(client, node, vmid, &deadline),
-    )
-    .await
-    {
-        Ok(Ok(())) => Diagnostics::new(),
-        Ok(Err(e)) => error(&format!("Cannot delete the Proxmox {what}"), &e, &|_| None),
-        Err(d) => d,
-    }
 }
 
 #[cfg(test)]
@@ -606,34 +489,5 @@ mod tests {
             .is_empty());
         let e = none.client("homelab_proxmox_vm").unwrap_err();
         assert!(format!("{e:?}").contains("proxmox"));
-    }
-
-    #[test]
-    fn fill_from_keeps_planned_and_fills_unknowns() {
-        let planned = Value::object([
-            ("a", s("x")),
-            ("b", Value::unknown()),
-            (
-                "l",
-                Value::List(vec![Value::object([("m", Value::unknown())])]),
-            ),
-        ]);
-        let actual = Value::object([
-            ("a", s("y")),
-            ("b", s("z")),
-            ("l", Value::List(vec![Value::object([("m", s("mac"))])])),
-        ]);
-        let filled = fill_from(&planned, &actual);
-        assert_eq!(filled.get_attr("a"), Some(&s("x")));
-        assert_eq!(filled.get_attr("b"), Some(&s("z")));
-        assert_eq!(
-            filled
-                .get_attr("l")
-                .unwrap()
-                .index(0)
-                .unwrap()
-                .get_attr("m"),
-            Some(&s("mac"))
-        );
     }
 }

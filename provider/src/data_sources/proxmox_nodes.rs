@@ -1,17 +1,17 @@
 //! `homelab_proxmox_nodes`: the cluster's nodes with their status and free resources, for
 //! placing guests (`lab::proxmox::nodes`). One request.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use lab::proxmox::nodes;
+use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
-use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::provider::{Ctx, DataSource, Outcome};
-use tfplugin::schema::{Attribute, Block, Schema};
-use tfplugin::serde_bridge;
+use tfplugin::diag::Diagnostics;
+use tfplugin::schema::Attribute;
 
 use crate::config::proxmox as pve;
 use crate::config::ProviderState;
+use crate::kit::{Backend, Definition, Kit, ManagedDataSource, NoArguments};
 
 pub const TYPE_NAME: &str = "homelab_proxmox_nodes";
 
@@ -29,9 +29,11 @@ fn computed(name: &str, ty: Type, text: &str) -> Attribute {
     Attribute::computed(name, ty).description(text)
 }
 
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
+#[tfplugin::async_trait]
+impl ManagedDataSource for ProxmoxNodesDataSource {
+    type Args = NoArguments;
+
+    fn definition() -> Definition {
         let strings = || Type::List(Box::new(Type::String));
         let node = Type::Object(
             [
@@ -48,61 +50,42 @@ fn schema() -> &'static Schema {
             .map(|(k, t)| (k.to_string(), t))
             .collect(),
         );
-        let nodes = computed(
-            "nodes",
-            Type::List(Box::new(node)),
-            "Every node, sorted by name: `name`, `status` (`online`, `offline` or `unknown`), \
-             `online`, `cpus` (threads), `cpu_usage` (0 to 1), `memory_total_mb`, \
-             `memory_free_mb` and `uptime_seconds`. Figures of an offline node are 0.",
-        );
-        let block = Block::new(
-            "The nodes of the Proxmox VE cluster with their status and free memory, for \
+        Definition {
+            type_name: TYPE_NAME,
+            description: "The nodes of the Proxmox VE cluster with their status and free memory, for \
              placing guests: e.g. `node = data.homelab_proxmox_nodes.all.most_free_memory`. \
              Read with one request.",
-        )
-        .attribute(computed(
-            "id",
-            Type::String,
-            "The endpoint the nodes were read from.",
-        ))
-        .attribute(computed("names", strings(), "Every node's name, sorted."))
-        .attribute(computed(
-            "online",
-            strings(),
-            "The names of the online nodes, sorted.",
-        ))
-        .attribute(computed(
-            "most_free_memory",
-            Type::String,
-            "The online node with the most free memory (null when none is online).",
-        ))
-        .attribute(nodes);
-        Schema::new(0, block)
-    })
-}
-
-#[tfplugin::async_trait]
-impl DataSource for ProxmoxNodesDataSource {
-    fn type_name(&self) -> &str {
-        TYPE_NAME
+            outputs: vec![
+                computed("id", Type::String, "The endpoint the nodes were read from."),
+                computed("names", strings(), "Every node's name, sorted."),
+                computed("online", strings(), "The names of the online nodes, sorted."),
+                computed(
+                    "most_free_memory",
+                    Type::String,
+                    "The online node with the most free memory (null when none is online).",
+                ),
+                computed(
+                    "nodes",
+                    Type::List(Box::new(node)),
+                    "Every node, sorted by name: `name`, `status` (`online`, `offline` or `unknown`), \
+                     `online`, `cpus` (threads), `cpu_usage` (0 to 1), `memory_total_mb`, \
+                     `memory_free_mb` and `uptime_seconds`. Figures of an offline node are 0.",
+                ),
+            ],
+            backend: Backend::Proxmox,
+            ..Definition::default()
+        }
     }
 
-    fn schema(&self) -> Schema {
-        schema().clone()
+    fn check(_: &NoArguments) -> Vec<FieldError> {
+        Vec::new()
     }
 
-    async fn read(&self, _config: &Value, ctx: &Ctx) -> Outcome {
-        let client = match self.state.proxmox.client(TYPE_NAME) {
-            Ok(c) => c,
-            Err(d) => return Outcome::failed(d),
-        };
-        let listed = match pve::cancellable(ctx, "reading the nodes", nodes::list(&client)).await {
-            Ok(Ok(list)) => list,
-            Ok(Err(e)) => {
-                return Outcome::failed(pve::error("Cannot read the Proxmox nodes", &e, &|_| None))
-            }
-            Err(d) => return Outcome::failed(d),
-        };
+    async fn read(&self, _: NoArguments, _config: &Value, kit: &Kit) -> Result<Value, Diagnostics> {
+        let client = self.state.proxmox.client(TYPE_NAME)?;
+        let listed = nodes::list(&client)
+            .await
+            .map_err(|e| pve::error("Cannot read the Proxmox nodes", &e, &|_| None))?;
         let names: Vec<&str> = listed.iter().map(|n| n.name.as_str()).collect();
         let online: Vec<&str> = listed
             .iter()
@@ -114,19 +97,16 @@ impl DataSource for ProxmoxNodesDataSource {
             .filter(|n| n.online)
             .max_by_key(|n| (n.memory_free_mb, std::cmp::Reverse(n.name.clone())))
             .map(|n| n.name.clone());
-        let json = serde_json::json!({
-            "id": client.endpoint(),
-            "names": names,
-            "online": online,
-            "most_free_memory": most_free,
-            "nodes": listed,
-        });
-        match serde_bridge::from_json(&json, &schema().value_type()) {
-            Ok(state) => Outcome::ok(state),
-            Err(e) => Outcome::failed(Diagnostics::from(Diagnostic::error(
-                "Cannot record the nodes",
-                e,
-            ))),
-        }
+        kit.state(
+            &NoArguments {},
+            &[
+                ("id", client.endpoint().into()),
+                ("names", names.into()),
+                ("online", online.into()),
+                ("most_free_memory", most_free.into()),
+                ("nodes", serde_json::to_value(&listed).unwrap_or_default()),
+            ],
+            &Value::Null,
+        )
     }
 }

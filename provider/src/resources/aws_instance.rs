@@ -3,47 +3,23 @@
 //! Terraform values to it and keeps every launched instance in state, even when the wait
 //! for it fails (Terraform then marks it tainted and the next apply replaces it).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lab::aws::instance::{self as ec2, Instance};
 use lab::aws::{Aws, AwsError};
+use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
-use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
-use tfplugin::schema::{Attribute, Schema};
+use tfplugin::provider::PlanChange;
+use tfplugin::schema::Attribute;
 
-use crate::config::aws::{self as aws_config, validate_known};
+use crate::config::aws::{self as aws_config};
 use crate::config::ProviderState;
-use crate::derive::{self, Annotations};
-use crate::timeouts;
+use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_aws_instance";
-/// Attributes Terraform adds to the capability's arguments.
-const COMPUTED: &[&str] = &[
-    "id",
-    "arn",
-    "instance_state",
-    "public_ip",
-    "private_ip",
-    "public_dns",
-    "private_dns",
-    "vpc_id",
-    "availability_zone",
-    "timeouts",
-];
-/// Arguments AWS fills when the configuration leaves them out.
-const AWS_CHOSEN: &[&str] = &[
-    "subnet_id",
-    "security_group_ids",
-    "associate_public_ip",
-    "root_volume_size",
-];
-const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const UPDATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-const SUMMARY: &str = "Invalid EC2 instance";
 
 pub struct AwsInstanceResource {
     state: Arc<ProviderState>,
@@ -53,62 +29,16 @@ impl AwsInstanceResource {
     pub fn new(state: Arc<ProviderState>) -> Self {
         Self { state }
     }
-}
 
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let json_schema = serde_json::to_value(schemars::schema_for!(Instance))
-            .expect("a JSON schema serialises");
-        let computed = |name: &str, description: &str| {
-            Attribute::computed(name, Type::String).description(description)
-        };
-        let mut block = derive::block_from_json_schema(
-            "An EC2 instance. Create waits (bounded by `timeouts.create`) until it runs; an \
-             instance that does not get there is kept in state as tainted, so the next apply \
-             replaces it and nothing is orphaned. `instance_type` and `user_data` change in \
-             place (stop, modify, start); `ami`, `subnet_id` and `key_name` replace the \
-             instance. Delete terminates it and waits until it is gone.",
-            &json_schema,
-            Annotations {
-                blocks: &[],
-                requires_replace: &["ami", "subnet_id", "key_name", "associate_public_ip"],
-                skip: &[],
-                sensitive: &[],
-                extra: vec![
-                    computed("id", "The instance ID (`i-...`)."),
-                    computed("arn", "The instance's ARN."),
-                    computed(
-                        "instance_state",
-                        "`pending`, `running`, `stopping`, `stopped`, `shutting-down`.",
-                    ),
-                    computed("public_ip", "The public IPv4 address, if any."),
-                    computed("private_ip", "The private IPv4 address."),
-                    computed("public_dns", "The public DNS name, if any."),
-                    computed("private_dns", "The private DNS name."),
-                    computed("vpc_id", "The VPC the instance runs in."),
-                    computed("availability_zone", "The availability zone it runs in."),
-                ],
-            },
-        );
-        aws_config::mark_computed(&mut block, AWS_CHOSEN);
-        let block = block.block(aws_config::timeouts_block(&[
-            ("create", "10m"),
-            ("update", "10m"),
-            ("delete", "20m"),
-        ]));
-        Schema::new(0, block)
-    })
-}
-
-fn instance_from(value: &Value) -> Result<Instance, Diagnostics> {
-    aws_config::args_from(value, COMPUTED)
-        .map_err(|e| Diagnostic::error(SUMMARY, format!("cannot read the arguments: {e}")).into())
+    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
+        self.state.aws.clients(TYPE_NAME)
+    }
 }
 
 /// The state for an instance as EC2 reports it, keeping what the declaration says where
 /// EC2 cannot report it (`user_data_replace_on_change`, an explicit `associate_public_ip`).
 fn state_from(
+    kit: &Kit,
     observed: &ec2::Observed,
     declared: Option<&Instance>,
     aws: &Aws,
@@ -124,16 +54,10 @@ fn state_from(
             instance.user_data = Some(String::new());
         }
     }
-    let json = serde_json::to_value(&instance).map_err(|e| {
-        Diagnostics::from(Diagnostic::error(
-            "Cannot record the instance",
-            e.to_string(),
-        ))
-    })?;
     let s = |v: &Option<String>| serde_json::to_value(v).unwrap_or_default();
     let arn = format!("arn:aws:ec2:{}::instance/{}", aws.region, observed.id);
-    aws_config::state_value(
-        json,
+    kit.state(
+        &instance,
         &[
             ("id", observed.id.clone().into()),
             ("arn", arn.into()),
@@ -145,82 +69,81 @@ fn state_from(
             ("vpc_id", s(&observed.vpc_id)),
             ("availability_zone", s(&observed.availability_zone)),
         ],
-        &schema().value_type(),
         keep,
     )
 }
 
-impl AwsInstanceResource {
-    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
-        self.state.aws.clients(TYPE_NAME)
-    }
-
-    /// After a failure on an instance that exists: the best state we can record, so
-    /// Terraform keeps tracking it.
-    async fn state_after_failure(
-        &self,
-        aws: &Aws,
-        id: &str,
-        declared: &Instance,
-        request: &ApplyRequest<'_>,
-    ) -> Value {
-        if let Ok(Some(observed)) = ec2::read(aws, id).await {
-            if let Ok(state) = state_from(&observed, Some(declared), aws, request.config) {
-                return state;
-            }
+/// After a failure on an instance that exists: the best state we can record, so
+/// Terraform keeps tracking it.
+async fn state_after_failure(aws: &Aws, id: &str, op: &Op<'_, Instance>) -> Value {
+    if let Ok(Some(observed)) = ec2::read(aws, id).await {
+        if let Ok(state) = state_from(op.kit, &observed, Some(&op.args), aws, op.config) {
+            return state;
         }
-        let mut state = if request.prior.is_null() {
-            aws_config::unknowns_to_null(request.planned)
-        } else {
-            request.prior.clone()
-        };
-        state.set_attr("id", Value::String(id.to_string()));
-        state
     }
-}
-
-fn interrupted(what: &str) -> AwsError {
-    AwsError::NotFound(format!("stopped by Terraform while {what}"))
+    op.fallback_state(&[("id", Value::String(id.to_string()))])
 }
 
 #[tfplugin::async_trait]
-impl Resource for AwsInstanceResource {
-    fn type_name(&self) -> &str {
-        TYPE_NAME
-    }
+impl ManagedResource for AwsInstanceResource {
+    type Args = Instance;
+    // The configuration, not the plan: arguments AWS chooses are still unknown there.
+    const ARGS_FROM_CONFIG: bool = true;
 
-    fn schema(&self) -> Schema {
-        schema().clone()
-    }
-
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        validate_known(
-            SUMMARY,
-            config,
-            &schema().value_type(),
-            COMPUTED,
-            Instance::validate,
-        )
-    }
-
-    async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
-        if let Err(diags) = self.clients() {
-            return diags;
+    fn definition() -> Definition {
+        let computed = |name: &str, description: &str| {
+            Attribute::computed(name, Type::String).description(description)
+        };
+        Definition {
+            type_name: TYPE_NAME,
+            description:
+                "An EC2 instance. Create waits (bounded by `timeouts.create`) until it runs; an \
+             instance that does not get there is kept in state as tainted, so the next apply \
+             replaces it and nothing is orphaned. `instance_type` and `user_data` change in \
+             place (stop, modify, start); `ami`, `subnet_id` and `key_name` replace the \
+             instance. Delete terminates it and waits until it is gone.",
+            invalid: "Invalid EC2 instance",
+            requires_replace: &["ami", "subnet_id", "key_name", "associate_public_ip"],
+            // Arguments AWS fills when the configuration leaves them out.
+            chosen: &[
+                "subnet_id",
+                "security_group_ids",
+                "associate_public_ip",
+                "root_volume_size",
+            ],
+            outputs: vec![
+                computed("id", "The instance ID (`i-...`)."),
+                computed("arn", "The instance's ARN."),
+                computed(
+                    "instance_state",
+                    "`pending`, `running`, `stopping`, `stopped`, `shutting-down`.",
+                ),
+                computed("public_ip", "The public IPv4 address, if any."),
+                computed("private_ip", "The private IPv4 address."),
+                computed("public_dns", "The public DNS name, if any."),
+                computed("private_dns", "The private DNS name."),
+                computed("vpc_id", "The VPC the instance runs in."),
+                computed("availability_zone", "The availability zone it runs in."),
+            ],
+            timeouts: Some(aws_config::timeouts(vec![
+                ("create", Duration::from_secs(10 * 60)),
+                ("update", Duration::from_secs(10 * 60)),
+                ("delete", Duration::from_secs(20 * 60)),
+            ])),
+            backend: Backend::Aws,
+            ..Definition::default()
         }
-        let diags = validate_known(
-            SUMMARY,
-            &change.planned,
-            &schema().value_type(),
-            COMPUTED,
-            Instance::validate,
-        );
-        if diags.has_errors() {
-            return diags;
-        }
+    }
+
+    fn check(args: &Instance) -> Vec<FieldError> {
+        args.validate()
+    }
+
+    async fn plan(&self, change: &mut PlanChange<'_>, _kit: &Kit) -> Diagnostics {
         let planned = &mut change.planned;
         if change.prior.is_null() {
             planned.set_attr("instance_state", Value::String("running".into()));
-            return diags;
+            return Diagnostics::new();
         }
         let differs = |name: &str| {
             let before = change.prior.get_attr(name).unwrap_or(&Value::Null);
@@ -241,97 +164,56 @@ impl Resource for AwsInstanceResource {
             planned.set_attr("public_dns", Value::unknown());
             planned.set_attr("instance_state", Value::String("running".into()));
         }
-        diags
+        Diagnostics::new()
     }
 
-    async fn create(&self, request: ApplyRequest<'_>) -> Outcome {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        // The configuration, not the plan: arguments AWS chooses are still unknown there.
-        let desired = match instance_from(request.config) {
-            Ok(instance) => instance,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let errors = desired.validate();
-        if !errors.is_empty() {
-            return Outcome::failed(derive::field_error_diagnostics(SUMMARY, &errors));
-        }
-        let timeout = match timeouts::get(request.config, "create", CREATE_TIMEOUT) {
-            Ok(t) => t,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let id = match ec2::launch(&aws, &desired).await {
-            Ok(id) => id,
-            Err(e) => {
-                return Outcome::failed(aws_config::error("Cannot launch the EC2 instance", e))
-            }
-        };
-        let waited = tokio::select! {
-            result = ec2::wait_running(&aws, &id, timeout) => result,
-            _ = request.ctx.cancel.cancelled() => Err(interrupted("waiting for the instance to run")),
-        };
-        match waited.and_then(|observed| {
-            state_from(&observed, Some(&desired), &aws, request.config).map_err(|d| {
-                AwsError::NotFound(
-                    d.iter()
-                        .map(|d| d.detail.clone())
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })
-        }) {
-            Ok(state) => Outcome::ok(state),
-            Err(e) => {
-                // Launched but not running: record it (Terraform taints it), never orphan it.
-                let state = self
-                    .state_after_failure(&aws, &id, &desired, &request)
-                    .await;
-                Outcome {
-                    state,
-                    private: Vec::new(),
-                    diagnostics: Diagnostic::error(
-                        "EC2 instance did not start",
-                        format!(
-                            "Instance {id} was launched but did not reach running: {e}. It is recorded in state \
-                             as tainted, so the next apply terminates and replaces it."
-                        ),
+    async fn create(&self, op: Op<'_, Instance>) -> Result<Applied, Failure> {
+        let aws = self.clients()?;
+        let id = ec2::launch(&aws, &op.args)
+            .await
+            .map_err(|e| aws_config::error("Cannot launch the EC2 instance", e))?;
+        let running = match ec2::wait_running(&aws, &id, &op.deadline).await {
+            Ok(observed) => {
+                state_from(op.kit, &observed, Some(&op.args), &aws, op.config).map_err(|d| {
+                    AwsError::NotFound(
+                        d.iter()
+                            .map(|d| d.detail.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
                     )
-                    .into(),
-                }
+                })
             }
+            Err(e) => Err(e),
+        };
+        match running {
+            Ok(state) => Ok(state.into()),
+            // Launched but not running: record it (Terraform taints it), never orphan it.
+            Err(e) => Err(Failure::Kept {
+                state: state_after_failure(&aws, &id, &op).await,
+                diagnostics: Diagnostic::error(
+                    "EC2 instance did not start",
+                    format!(
+                        "Instance {id} was launched but did not reach running: {e}. It is recorded in state \
+                         as tainted, so the next apply terminates and replaces it."
+                    ),
+                )
+                .into(),
+            }),
         }
     }
 
-    async fn update(&self, request: ApplyRequest<'_>) -> Outcome {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let desired = match instance_from(request.config) {
-            Ok(instance) => instance,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let Some(id) = request
-            .prior
-            .get_attr("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-        else {
-            return Outcome::failed(
+    async fn update(&self, op: Op<'_, Instance>) -> Result<Applied, Failure> {
+        let aws = self.clients()?;
+        let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
+            return Err(Failure::Unchanged(
                 Diagnostic::error("Cannot update the EC2 instance", "no ID in state").into(),
-            );
-        };
-        let timeout = match timeouts::get(request.config, "update", UPDATE_TIMEOUT) {
-            Ok(t) => t,
-            Err(diags) => return Outcome::failed(diags),
+            ));
         };
         let work = async {
-            let actual = ec2::read(&aws, &id)
+            let actual = ec2::read(&aws, id)
                 .await?
                 .ok_or_else(|| AwsError::NotFound(format!("instance {id} no longer exists")))?;
-            let plan = ec2::plan(&desired, &actual.instance);
+            let plan = ec2::plan(&op.args, &actual.instance);
             if !plan.replace.is_empty() {
                 return Err(AwsError::NotFound(format!(
                     "{} cannot change on a launched instance; plan again to replace it",
@@ -339,83 +221,50 @@ impl Resource for AwsInstanceResource {
                 )));
             }
             if !plan.is_empty() {
-                ec2::apply(&aws, &id, &plan, timeout).await?;
+                ec2::apply(&aws, id, &plan, &op.deadline).await?;
             }
-            ec2::read(&aws, &id)
+            ec2::read(&aws, id)
                 .await?
                 .ok_or_else(|| AwsError::NotFound(format!("instance {id} disappeared")))
         };
-        let result = tokio::select! {
-            result = work => result,
-            _ = request.ctx.cancel.cancelled() => Err(interrupted("updating the instance")),
-        };
-        match result {
-            Ok(observed) => match state_from(&observed, Some(&desired), &aws, request.config) {
-                Ok(state) => Outcome::ok(state),
-                Err(diags) => Outcome::failed(diags),
-            },
-            Err(e) => Outcome {
-                state: self
-                    .state_after_failure(&aws, &id, &desired, &request)
-                    .await,
-                private: Vec::new(),
+        match work.await {
+            Ok(observed) => {
+                Ok(state_from(op.kit, &observed, Some(&op.args), &aws, op.config)?.into())
+            }
+            Err(e) => Err(Failure::Kept {
+                state: state_after_failure(&aws, id, &op).await,
                 diagnostics: aws_config::error("Cannot update the EC2 instance", e),
-            },
+            }),
         }
     }
 
-    async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return diags,
+    async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
+        let aws = self.clients()?;
+        let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
+            return Ok(());
         };
-        let Some(id) = request.prior.get_attr("id").and_then(Value::as_str) else {
-            return Diagnostics::new();
-        };
-        let timeout = match timeouts::get(request.prior, "delete", DELETE_TIMEOUT) {
-            Ok(t) => t,
-            Err(diags) => return diags,
-        };
-        tokio::select! {
-            result = ec2::terminate(&aws, id, timeout) => match result {
-                Ok(()) => Diagnostics::new(),
-                Err(e) => aws_config::error("Cannot terminate the EC2 instance", e),
-            },
-            _ = request.ctx.cancel.cancelled() => Diagnostic::error(
-                "Interrupted",
-                format!("Stopped while waiting for instance {id} to terminate; it is kept in state."),
-            ).into(),
-        }
+        ec2::terminate(&aws, id, &op.deadline)
+            .await
+            .map_err(|e| aws_config::error("Cannot terminate the EC2 instance", e))
     }
 
-    async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::unchanged(state, private, diags),
-        };
+    async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
+        let aws = self.clients()?;
+        let state = current.state;
         let Some(id) = state.get_attr("id").and_then(Value::as_str) else {
-            return Outcome::ok(Value::Null);
+            return Ok(None);
         };
         let observed = match ec2::read(&aws, id).await {
             Ok(Some(observed)) => observed,
             // Terminated behind Terraform's back: the next plan launches a new one.
-            Ok(None) => return Outcome::ok(Value::Null),
-            Err(e) => {
-                return Outcome::unchanged(
-                    state,
-                    private,
-                    aws_config::error("Cannot read the EC2 instance", e),
-                )
-            }
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(aws_config::error("Cannot read the EC2 instance", e)),
         };
-        let declared = instance_from(state).ok();
-        match state_from(&observed, declared.as_ref(), &aws, state) {
-            Ok(new_state) => Outcome::with_private(new_state, private),
-            Err(diags) => Outcome::failed(diags),
-        }
+        let declared = current.kit.args::<Instance>(state).ok();
+        state_from(current.kit, &observed, declared.as_ref(), &aws, state).map(Some)
     }
 
-    async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
+    async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
         if !id.starts_with("i-") {
             return Err(Diagnostic::error(
                 "Invalid import ID",
@@ -436,6 +285,6 @@ impl Resource for AwsInstanceResource {
                     ),
                 ))
             })?;
-        state_from(&observed, None, &aws, &Value::Null)
+        state_from(kit, &observed, None, &aws, &Value::Null)
     }
 }

@@ -2,25 +2,21 @@
 //! The capability (rules as atoms, plan as the difference, apply, delete with retries) is
 //! `lab::aws::security_group`; this file maps Terraform values to it.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lab::aws::security_group::{self as sg, SecurityGroup};
+use lab::aws::{Aws, AwsError};
+use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
-use tfplugin::schema::{Attribute, Schema};
+use tfplugin::schema::Attribute;
 
-use crate::config::aws::{self as aws_config, validate_known};
+use crate::config::aws::{self as aws_config};
 use crate::config::ProviderState;
-use crate::derive::{self, Annotations};
-use crate::timeouts;
+use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_aws_security_group";
-/// Attributes Terraform adds to the capability's arguments.
-const COMPUTED: &[&str] = &["id", "arn", "owner_id", "timeouts"];
-const DELETE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-const SUMMARY: &str = "Invalid security group";
 
 pub struct AwsSecurityGroupResource {
     state: Arc<ProviderState>,
@@ -30,249 +26,148 @@ impl AwsSecurityGroupResource {
     pub fn new(state: Arc<ProviderState>) -> Self {
         Self { state }
     }
-}
 
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let json_schema = serde_json::to_value(schemars::schema_for!(SecurityGroup))
-            .expect("a JSON schema serialises");
-        let mut block = derive::block_from_json_schema(
-            "An EC2 security group with exactly the declared ingress and egress rules. Rules \
-             change in place: apply revokes what AWS has beyond the declaration and authorises \
-             what is missing, so AWS's default allow-all egress rule is removed unless declared. \
-             A rule or tag changed outside Terraform shows in the next plan. Deletion is retried \
-             while a network interface (an instance shutting down) still uses the group.",
-            &json_schema,
-            Annotations {
-                blocks: &[],
-                requires_replace: &["name", "description", "vpc_id"],
-                skip: &[],
-                sensitive: &[],
-                extra: vec![
-                    Attribute::computed("id", Type::String)
-                        .description("The group's ID (`sg-...`)."),
-                    Attribute::computed("arn", Type::String).description("The group's ARN."),
-                    Attribute::computed("owner_id", Type::String)
-                        .description("The AWS account that owns the group."),
-                ],
-            },
-        );
-        aws_config::mark_computed(&mut block, &["vpc_id"]);
-        let block = block.block(aws_config::timeouts_block(&[("delete", "15m")]));
-        Schema::new(0, block)
-    })
-}
-
-fn group_from(value: &Value) -> Result<SecurityGroup, Diagnostics> {
-    aws_config::args_from(value, COMPUTED)
-        .map_err(|e| Diagnostic::error(SUMMARY, format!("cannot read the arguments: {e}")).into())
+    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
+        self.state.aws.clients(TYPE_NAME)
+    }
 }
 
 fn state_from(
+    kit: &Kit,
     observed: &sg::Observed,
     declared: Option<&SecurityGroup>,
-    aws: &lab::aws::Aws,
+    aws: &Aws,
     keep: &Value,
 ) -> Result<Value, Diagnostics> {
-    let group = observed.as_declared(declared);
-    let json = serde_json::to_value(&group).map_err(|e| {
-        Diagnostics::from(Diagnostic::error("Cannot record the group", e.to_string()))
-    })?;
     let owner = observed.owner_id.clone().unwrap_or_default();
     let arn = format!(
         "arn:aws:ec2:{}:{}:security-group/{}",
         aws.region, owner, observed.id
     );
-    aws_config::state_value(
-        json,
+    kit.state(
+        &observed.as_declared(declared),
         &[
             ("id", observed.id.clone().into()),
             ("arn", arn.into()),
             ("owner_id", owner.into()),
         ],
-        &schema().value_type(),
         keep,
     )
 }
 
-impl AwsSecurityGroupResource {
-    /// Brings group `id` to `desired` and returns the state it ends in. On failure the
-    /// state still records the group (so Terraform keeps track of it) when it exists.
-    async fn converge(
-        &self,
-        aws: &lab::aws::Aws,
-        id: &str,
-        desired: &SecurityGroup,
-        request: &ApplyRequest<'_>,
-    ) -> Outcome {
-        let converged = async {
-            let actual = sg::read(aws, id).await?.ok_or_else(|| {
-                lab::aws::AwsError::NotFound(format!("security group {id} disappeared"))
-            })?;
-            let plan = sg::plan(desired, &actual);
-            if !plan.is_empty() {
-                sg::apply(aws, id, &plan).await?;
+/// Brings group `id` to the declared rules and returns the state it ends in. On failure
+/// the state still records the group (so Terraform keeps track of it).
+async fn converge(aws: &Aws, id: &str, op: &Op<'_, SecurityGroup>) -> Result<Applied, Failure> {
+    let desired = &op.args;
+    let converged = async {
+        let gone = || AwsError::NotFound(format!("security group {id} disappeared"));
+        let actual = sg::read(aws, id).await?.ok_or_else(gone)?;
+        let plan = sg::plan(desired, &actual);
+        if !plan.is_empty() {
+            sg::apply(aws, id, &plan).await?;
+        }
+        sg::read(aws, id).await?.ok_or_else(gone)
+    };
+    match converged.await {
+        Ok(observed) => Ok(state_from(op.kit, &observed, Some(desired), aws, op.config)?.into()),
+        Err(e) => {
+            // Record what exists so the next plan corrects it (a new group is tainted).
+            let mut state = op.fallback_state(&[("id", Value::String(id.to_string()))]);
+            if let Ok(Some(observed)) = sg::read(aws, id).await {
+                if let Ok(read) = state_from(op.kit, &observed, Some(desired), aws, op.config) {
+                    state = read;
+                }
             }
-            sg::read(aws, id).await?.ok_or_else(|| {
-                lab::aws::AwsError::NotFound(format!("security group {id} disappeared"))
+            Err(Failure::Kept {
+                state,
+                diagnostics: aws_config::error("Cannot apply the security group's rules", e),
             })
-        };
-        let result = tokio::select! {
-            result = converged => result,
-            _ = request.ctx.cancel.cancelled() => Err(lab::aws::AwsError::NotFound("stopped by Terraform before the rules were applied".into())),
-        };
-        match result {
-            Ok(observed) => match state_from(&observed, Some(desired), aws, request.config) {
-                Ok(state) => Outcome::ok(state),
-                Err(diags) => Outcome::failed(diags),
-            },
-            Err(e) => {
-                // Record what exists so the next plan corrects it (a new group is tainted).
-                let mut state = aws_config::unknowns_to_null(request.planned);
-                state.set_attr("id", Value::String(id.to_string()));
-                if let Ok(Some(observed)) = sg::read(aws, id).await {
-                    if let Ok(read) = state_from(&observed, Some(desired), aws, request.config) {
-                        state = read;
-                    }
-                }
-                Outcome {
-                    state,
-                    private: Vec::new(),
-                    diagnostics: aws_config::error("Cannot apply the security group's rules", e),
-                }
-            }
         }
     }
 }
 
 #[tfplugin::async_trait]
-impl Resource for AwsSecurityGroupResource {
-    fn type_name(&self) -> &str {
-        TYPE_NAME
-    }
+impl ManagedResource for AwsSecurityGroupResource {
+    type Args = SecurityGroup;
+    const ARGS_FROM_CONFIG: bool = true;
 
-    fn schema(&self) -> Schema {
-        schema().clone()
-    }
-
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        validate_known(
-            SUMMARY,
-            config,
-            &schema().value_type(),
-            COMPUTED,
-            SecurityGroup::validate,
-        )
-    }
-
-    async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
-        if let Err(diags) = self.state.aws.clients(TYPE_NAME) {
-            return diags;
+    fn definition() -> Definition {
+        Definition {
+            type_name: TYPE_NAME,
+            description:
+                "An EC2 security group with exactly the declared ingress and egress rules. Rules \
+             change in place: apply revokes what AWS has beyond the declaration and authorises \
+             what is missing, so AWS's default allow-all egress rule is removed unless declared. \
+             A rule or tag changed outside Terraform shows in the next plan. Deletion is retried \
+             while a network interface (an instance shutting down) still uses the group.",
+            invalid: "Invalid security group",
+            requires_replace: &["name", "description", "vpc_id"],
+            chosen: &["vpc_id"],
+            outputs: vec![
+                Attribute::computed("id", Type::String).description("The group's ID (`sg-...`)."),
+                Attribute::computed("arn", Type::String).description("The group's ARN."),
+                Attribute::computed("owner_id", Type::String)
+                    .description("The AWS account that owns the group."),
+            ],
+            timeouts: Some(aws_config::timeouts(vec![(
+                "delete",
+                Duration::from_secs(15 * 60),
+            )])),
+            backend: Backend::Aws,
+            ..Definition::default()
         }
-        validate_known(
-            SUMMARY,
-            &change.planned,
-            &schema().value_type(),
-            COMPUTED,
-            SecurityGroup::validate,
-        )
     }
 
-    async fn create(&self, request: ApplyRequest<'_>) -> Outcome {
-        let aws = match self.state.aws.clients(TYPE_NAME) {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let desired = match group_from(request.config) {
-            Ok(group) => group,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let errors = desired.validate();
-        if !errors.is_empty() {
-            return Outcome::failed(derive::field_error_diagnostics(SUMMARY, &errors));
-        }
-        let id = match sg::create(&aws, &desired).await {
-            Ok(id) => id,
-            Err(e) => {
-                return Outcome::failed(aws_config::error("Cannot create the security group", e))
-            }
-        };
-        self.converge(&aws, &id, &desired, &request).await
+    fn check(args: &SecurityGroup) -> Vec<FieldError> {
+        args.validate()
     }
 
-    async fn update(&self, request: ApplyRequest<'_>) -> Outcome {
-        let aws = match self.state.aws.clients(TYPE_NAME) {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let desired = match group_from(request.config) {
-            Ok(group) => group,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let Some(id) = request.prior.get_attr("id").and_then(Value::as_str) else {
-            return Outcome::failed(
+    async fn create(&self, op: Op<'_, SecurityGroup>) -> Result<Applied, Failure> {
+        let aws = self.clients()?;
+        let id = sg::create(&aws, &op.args)
+            .await
+            .map_err(|e| aws_config::error("Cannot create the security group", e))?;
+        converge(&aws, &id, &op).await
+    }
+
+    async fn update(&self, op: Op<'_, SecurityGroup>) -> Result<Applied, Failure> {
+        let aws = self.clients()?;
+        let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
+            return Err(Failure::Unchanged(
                 Diagnostic::error("Cannot update the security group", "no ID in state").into(),
-            );
+            ));
         };
-        let id = id.to_string();
-        let mut outcome = self.converge(&aws, &id, &desired, &request).await;
-        if outcome.diagnostics.has_errors() && outcome.state.is_null() {
-            outcome.state = request.prior.clone();
-        }
-        outcome
+        converge(&aws, id, &op).await
     }
 
-    async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
-        let aws = match self.state.aws.clients(TYPE_NAME) {
-            Ok(aws) => aws,
-            Err(diags) => return diags,
+    async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
+        let aws = self.clients()?;
+        let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
+            return Ok(());
         };
-        let Some(id) = request.prior.get_attr("id").and_then(Value::as_str) else {
-            return Diagnostics::new();
-        };
-        let timeout = match timeouts::get(request.prior, "delete", DELETE_TIMEOUT) {
-            Ok(t) => t,
-            Err(diags) => return diags,
-        };
-        tokio::select! {
-            result = sg::delete(&aws, id, timeout) => match result {
-                Ok(()) => Diagnostics::new(),
-                Err(e) => aws_config::error("Cannot delete the security group", e),
-            },
-            _ = request.ctx.cancel.cancelled() => Diagnostic::error("Interrupted", format!("Stopped while deleting security group {id}; it may still exist.")).into(),
-        }
+        sg::delete(&aws, id, &op.deadline)
+            .await
+            .map_err(|e| aws_config::error("Cannot delete the security group", e))
     }
 
-    async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
-        let aws = match self.state.aws.clients(TYPE_NAME) {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::unchanged(state, private, diags),
-        };
+    async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
+        let aws = self.clients()?;
+        let state = current.state;
         let Some(id) = state.get_attr("id").and_then(Value::as_str) else {
-            return Outcome::ok(Value::Null);
+            return Ok(None);
         };
         let observed = match sg::read(&aws, id).await {
             Ok(Some(observed)) => observed,
             // Deleted behind Terraform's back: the next plan creates it again.
-            Ok(None) => return Outcome::ok(Value::Null),
-            Err(e) => {
-                return Outcome::unchanged(
-                    state,
-                    private,
-                    aws_config::error("Cannot read the security group", e),
-                )
-            }
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(aws_config::error("Cannot read the security group", e)),
         };
         // A stub from import has no arguments yet: read them all.
-        let declared = group_from(state).ok();
-        match state_from(&observed, declared.as_ref(), &aws, state) {
-            Ok(new_state) => Outcome::with_private(new_state, private),
-            Err(diags) => Outcome::failed(diags),
-        }
+        let declared = current.kit.args::<SecurityGroup>(state).ok();
+        state_from(current.kit, &observed, declared.as_ref(), &aws, state).map(Some)
     }
 
-    async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
+    async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
         if !id.starts_with("sg-") {
             return Err(Diagnostic::error(
                 "Invalid import ID",
@@ -280,7 +175,7 @@ impl Resource for AwsSecurityGroupResource {
             )
             .into());
         }
-        let aws = self.state.aws.clients(TYPE_NAME)?;
+        let aws = self.clients()?;
         let observed = sg::read(&aws, id)
             .await
             .map_err(|e| aws_config::error("Cannot import the security group", e))?
@@ -290,6 +185,6 @@ impl Resource for AwsSecurityGroupResource {
                     format!("security group {id} does not exist at {}", aws.endpoint),
                 ))
             })?;
-        state_from(&observed, None, &aws, &Value::Null)
+        state_from(kit, &observed, None, &aws, &Value::Null)
     }
 }

@@ -4,6 +4,7 @@
 pub mod aws_instance;
 pub mod aws_security_group;
 pub mod prometheus_target;
+pub mod proxmox_guest;
 pub mod proxmox_lxc;
 pub mod proxmox_vm;
 pub mod route53_record;

@@ -4,84 +4,20 @@
 //! `tabiri.homelab.prometheus_target` uses, with the same argument names.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 use lab::file_plan;
 use lab::prometheus_target::{self as target, PrometheusTarget};
+use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
-use tfplugin::schema::{Attribute, Schema};
-use tfplugin::serde_bridge;
+use tfplugin::provider::PlanChange;
+use tfplugin::schema::Attribute;
 
-use crate::config::ProviderState;
-use crate::derive::{self, Annotations};
-use crate::host;
+use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_prometheus_target";
-/// Attributes Terraform adds to the capability's arguments.
-const COMPUTED: &[&str] = &["id", "content_sha256", "host", "host_public_key"];
 
-pub struct PrometheusTargetResource {
-    state: Arc<ProviderState>,
-}
-
-impl PrometheusTargetResource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-}
-
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let json_schema = serde_json::to_value(schemars::schema_for!(PrometheusTarget))
-            .expect("a JSON schema serialises");
-        let block = derive::block_from_json_schema(
-            "Scrape targets for one Prometheus job, written as a file_sd file \
-             (`<file_sd_dir>/<job>.json`) that Prometheus re-reads when it changes, on this \
-             machine or on a `host` over SSH. Writes are atomic; a hand edit of the file shows \
-             up as drift in the next plan; an existing file is never overwritten by a create \
-             (import it instead).",
-            &json_schema,
-            Annotations {
-                requires_replace: &["job", "file_sd_dir"],
-                extra: vec![
-                    host::public_key_attribute(),
-                    Attribute::computed("id", Type::String)
-                        .description("The target file's absolute path: `file_sd_dir/job.json`."),
-                    Attribute::computed("content_sha256", Type::String).description(
-                        "SHA-256 of the file's bytes. A hand edit of the file changes it, so the next plan shows an update.",
-                    ),
-                ],
-                ..Annotations::default()
-            },
-        )
-        .block(host::block());
-        Schema::new(0, block)
-    })
-}
-
-fn target_from(value: &Value) -> Result<PrometheusTarget, Diagnostics> {
-    derive::args_from(value, COMPUTED).map_err(|e| {
-        Diagnostic::error(
-            "Invalid Prometheus target",
-            format!("cannot read the target arguments: {e}"),
-        )
-        .into()
-    })
-}
-
-fn validate_target(value: &Value) -> Diagnostics {
-    derive::validate_known::<PrometheusTarget, _>(
-        "Invalid Prometheus target",
-        value,
-        &schema().value_type(),
-        COMPUTED,
-        PrometheusTarget::validate,
-        derive::field_error_diagnostics,
-    )
-}
+pub struct PrometheusTargetResource;
 
 fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
     Diagnostic::error(summary, error.to_string()).into()
@@ -89,66 +25,48 @@ fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
 
 /// The state for targets as found in the file; `kept` carries the `host` block over.
 fn state_from(
+    kit: &Kit,
     found: &PrometheusTarget,
     sha256: &str,
     kept: &Value,
-    public_key: Value,
 ) -> Result<Value, Diagnostics> {
-    let mut json = serde_json::to_value(found).map_err(|e| {
-        Diagnostics::from(Diagnostic::error("Cannot record the target", e.to_string()))
-    })?;
-    if let Some(object) = json.as_object_mut() {
-        object.insert("id".into(), found.file_path().display().to_string().into());
-        object.insert("content_sha256".into(), sha256.into());
-    }
-    let mut value = serde_bridge::from_json(&json, &schema().value_type())
-        .map_err(|e| Diagnostics::from(Diagnostic::error("Cannot record the target", e)))?;
-    host::carry_over(&mut value, kept, public_key);
-    Ok(value)
+    let path = found.file_path().display().to_string();
+    kit.state(
+        found,
+        &[("id", path.into()), ("content_sha256", sha256.into())],
+        kept,
+    )
 }
 
 /// The state for whatever file is at the target's path: its targets when it is one target
 /// group, otherwise the recorded arguments with the file's hash, so the plan rewrites it.
 fn state_for_file(
+    kit: &Kit,
     path: &Path,
     bytes: &[u8],
     kept: &Value,
-    public_key: Value,
 ) -> Result<Value, Diagnostics> {
     let sha256 = lab::files::sha256_hex(bytes);
     match target::parse_target_file(path, bytes) {
-        Ok(found) => state_from(&found, &sha256, kept, public_key),
+        Ok(found) => state_from(kit, &found, &sha256, kept),
         Err(_) => {
             let mut value = kept.clone();
             value.set_attr("content_sha256", Value::String(sha256));
-            host::carry_over(&mut value, kept, public_key);
             Ok(value)
         }
     }
 }
 
 impl PrometheusTargetResource {
-    async fn write(&self, request: &ApplyRequest<'_>, creating: bool) -> Outcome {
-        let desired = match target_from(request.planned) {
-            Ok(t) => t,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let errors =
-            derive::field_error_diagnostics("Invalid Prometheus target", &desired.validate());
-        if errors.has_errors() {
-            return Outcome::failed(errors);
-        }
-        let on = match host::connect(&self.state, request.planned) {
-            Ok(on) => on,
-            Err(diags) => return Outcome::unchanged(request.prior, request.private, diags),
-        };
-        let path = desired.file_path();
-        let written = async {
-            let cannot = |e| lab_error("Cannot write the Prometheus target file", e);
-            let (actual, key) = on.read_file(&path).await.map_err(cannot)?;
-            let plan = target::plan(&path, Some(&desired), actual.as_deref());
-            if creating && plan.action == file_plan::Action::Update {
-                return Err(Diagnostics::from(Diagnostic::error(
+    async fn write(op: Op<'_, PrometheusTarget>, creating: bool) -> Result<Applied, Failure> {
+        let on = op.host();
+        let path = op.args.file_path();
+        let cannot = |e| lab_error("Cannot write the Prometheus target file", e);
+        let actual = on.host.read_file(&path).await.map_err(cannot)?;
+        let plan = target::plan(&path, Some(&op.args), actual.as_deref());
+        if creating && plan.action == file_plan::Action::Update {
+            return Err(Failure::Unchanged(
+                Diagnostic::error(
                     "The Prometheus target file exists",
                     format!(
                         "{} on {} already holds other targets; import it (terraform import \
@@ -156,125 +74,107 @@ impl PrometheusTargetResource {
                         path.display(),
                         on.host.name()
                     ),
-                )));
-            }
-            file_plan::apply_on(on.host.as_ref(), &plan)
-                .await
-                .map_err(cannot)?;
-            Ok(key)
+                )
+                .into(),
+            ));
         }
-        .await;
-        match written {
-            Ok(key) => {
-                let mut state = request.planned.clone();
-                state.set_attr(host::PUBLIC_KEY, key);
-                Outcome::ok(state)
-            }
-            // Nothing was written: state stays what it was.
-            Err(diags) => Outcome::unchanged(request.prior, request.private, diags),
-        }
+        // Nothing is written unless the whole write succeeds: state stays what it was.
+        file_plan::apply_on(on.host.as_ref(), &plan)
+            .await
+            .map_err(cannot)?;
+        Ok(op.planned.clone().into())
     }
 }
 
 #[tfplugin::async_trait]
-impl Resource for PrometheusTargetResource {
-    fn type_name(&self) -> &str {
-        TYPE_NAME
-    }
+impl ManagedResource for PrometheusTargetResource {
+    type Args = PrometheusTarget;
 
-    fn schema(&self) -> Schema {
-        schema().clone()
-    }
-
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = host::validate(config);
-        diags.extend(validate_target(config));
-        diags
-    }
-
-    async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
-        let mut diags = host::validate(&change.planned);
-        diags.extend(validate_target(&change.planned));
-        if diags.has_errors() {
-            return diags;
+    fn definition() -> Definition {
+        Definition {
+            type_name: TYPE_NAME,
+            description: "Scrape targets for one Prometheus job, written as a file_sd file \
+                 (`<file_sd_dir>/<job>.json`) that Prometheus re-reads when it changes, on this \
+                 machine or on a `host` over SSH. Writes are atomic; a hand edit of the file shows \
+                 up as drift in the next plan; an existing file is never overwritten by a create \
+                 (import it instead).",
+            invalid: "Invalid Prometheus target",
+            requires_replace: &["job", "file_sd_dir"],
+            outputs: vec![
+                Attribute::computed("id", Type::String)
+                    .description("The target file's absolute path: `file_sd_dir/job.json`."),
+                Attribute::computed("content_sha256", Type::String).description(
+                    "SHA-256 of the file's bytes. A hand edit of the file changes it, so the next plan shows an update.",
+                ),
+            ],
+            on_host: true,
+            ..Definition::default()
         }
-        host::plan(change);
+    }
+
+    fn check(args: &PrometheusTarget) -> Vec<FieldError> {
+        args.validate()
+    }
+
+    async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {
         let planned = &mut change.planned;
-        let job = planned
-            .get_attr("job")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let dir = planned
-            .get_attr("file_sd_dir")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let job = planned.get_attr("job").and_then(Value::as_str);
+        let dir = planned.get_attr("file_sd_dir").and_then(Value::as_str);
         if let (Some(job), Some(dir)) = (job, dir) {
-            let path = target::target_file_path(&dir, &job).display().to_string();
+            let path = target::target_file_path(dir, job).display().to_string();
             planned.set_attr("id", Value::String(path));
         }
-        if !planned.is_known_except(COMPUTED) {
+        if !planned.is_known_except(&["id", "content_sha256", "host", "host_public_key"]) {
             planned.set_attr("content_sha256", Value::unknown());
-            return diags;
-        }
-        match target_from(planned) {
-            Ok(desired) => planned.set_attr(
-                "content_sha256",
-                Value::String(lab::files::sha256_hex(desired.render().as_bytes())),
-            ),
-            Err(errors) => diags.extend(errors),
-        }
-        diags
-    }
-
-    async fn create(&self, request: ApplyRequest<'_>) -> Outcome {
-        self.write(&request, true).await
-    }
-
-    async fn update(&self, request: ApplyRequest<'_>) -> Outcome {
-        self.write(&request, false).await
-    }
-
-    async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
-        let Some(path) = request.prior.get_attr("id").and_then(Value::as_str) else {
             return Diagnostics::new();
-        };
-        let on = match host::connect(&self.state, request.prior) {
-            Ok(on) => on,
-            Err(diags) => return diags,
-        };
-        match on.host.remove_file(Path::new(path)).await {
-            Ok(_) => Diagnostics::new(),
-            Err(e) => lab_error("Cannot remove the Prometheus target file", e),
+        }
+        match kit.args::<PrometheusTarget>(planned) {
+            Ok(desired) => {
+                planned.set_attr(
+                    "content_sha256",
+                    Value::String(lab::files::sha256_hex(desired.render().as_bytes())),
+                );
+                Diagnostics::new()
+            }
+            Err(errors) => errors,
         }
     }
 
-    async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
-        let Some(path) = state.get_attr("id").and_then(Value::as_str) else {
-            return Outcome::ok(Value::Null);
+    async fn create(&self, op: Op<'_, PrometheusTarget>) -> Result<Applied, Failure> {
+        Self::write(op, true).await
+    }
+
+    async fn update(&self, op: Op<'_, PrometheusTarget>) -> Result<Applied, Failure> {
+        Self::write(op, false).await
+    }
+
+    async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
+        let Some(path) = op.prior.get_attr("id").and_then(Value::as_str) else {
+            return Ok(());
         };
-        let on = match host::connect(&self.state, state) {
-            Ok(on) => on,
-            Err(diags) => return Outcome::unchanged(state, private, diags),
+        op.host()
+            .host
+            .remove_file(Path::new(path))
+            .await
+            .map(drop)
+            .map_err(|e| lab_error("Cannot remove the Prometheus target file", e))
+    }
+
+    async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
+        let Some(path) = current.state.get_attr("id").and_then(Value::as_str) else {
+            return Ok(None);
         };
         let path = Path::new(path);
-        match on.read_file(path).await {
+        match current.host().host.read_file(path).await {
             // Deleted behind Terraform's back: the next plan creates it again.
-            Ok((None, _)) => Outcome::ok(Value::Null),
-            Ok((Some(bytes), key)) => match state_for_file(path, &bytes, state, key) {
-                Ok(new_state) => Outcome::with_private(new_state, private),
-                Err(diags) => Outcome::unchanged(state, private, diags),
-            },
-            Err(e) => Outcome::unchanged(
-                state,
-                private,
-                lab_error("Cannot read the Prometheus target file", e),
-            ),
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => state_for_file(current.kit, path, &bytes, current.state).map(Some),
+            Err(e) => Err(lab_error("Cannot read the Prometheus target file", e)),
         }
     }
 
-    async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
-        let (located, path, on) =
-            host::locate_import(&self.state, id, "/etc/prometheus/file_sd/node.json")?;
+    async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
+        let (located, path, on) = kit.locate_import(id, "/etc/prometheus/file_sd/node.json")?;
         let cannot = |e| lab_error("Cannot import the Prometheus target file", e);
         let (bytes, key) = on.read_file(&path).await.map_err(cannot)?;
         let bytes = bytes.ok_or_else(|| {
@@ -293,6 +193,8 @@ impl Resource for PrometheusTargetResource {
                 format!("cannot import {}: {reason}", path.display()),
             ))
         })?;
-        state_from(&found, &lab::files::sha256_hex(&bytes), &located, key)
+        let mut state = state_from(kit, &found, &lab::files::sha256_hex(&bytes), &located)?;
+        state.set_attr(crate::host::PUBLIC_KEY, key);
+        Ok(state)
     }
 }

@@ -2,25 +2,26 @@
 //! CREATE/UPSERT/DELETE and the wait for INSYNC) is `lab::aws::route53`; this file maps
 //! Terraform values to it. Import IDs are hashicorp/aws's `ZONEID_NAME_TYPE`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lab::aws::route53::{self as r53, Alias, Record};
 use lab::aws::Aws;
+use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::provider::{ApplyRequest, Ctx, Outcome, PlanChange, Resource};
-use tfplugin::schema::{Attribute, NestedBlock, Schema};
+use tfplugin::provider::PlanChange;
+use tfplugin::schema::{Attribute, Block, NestedBlock};
 
-use crate::config::aws::{self as aws_config, validate_known};
+use crate::config::aws::{self as aws_config};
 use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
+use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_route53_record";
-const COMPUTED: &[&str] = &["id", "fqdn"];
 /// How long a change may take to reach every Route 53 name server.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-const SUMMARY: &str = "Invalid Route 53 record";
+const SYNC_WAIT: &str = "the Route 53 sync wait";
 
 pub struct Route53RecordResource {
     state: Arc<ProviderState>,
@@ -30,59 +31,28 @@ impl Route53RecordResource {
     pub fn new(state: Arc<ProviderState>) -> Self {
         Self { state }
     }
+
+    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
+        self.state.aws.clients(TYPE_NAME)
+    }
 }
 
-fn schema() -> &'static Schema {
-    static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let json_schema =
-            serde_json::to_value(schemars::schema_for!(Record)).expect("a JSON schema serialises");
-        let block = derive::block_from_json_schema(
-            "A DNS record set in a Route 53 hosted zone: values with a TTL, or an alias. \
-             Changes are written with UPSERT; a new name, type or zone replaces the record. A \
-             record that already exists and was not created here is an error saying to import \
-             it, unless `allow_overwrite` is true. Import IDs are `ZONEID_NAME_TYPE`, as in \
-             hashicorp/aws.",
-            &json_schema,
-            Annotations {
-                blocks: &[],
-                requires_replace: &["zone_id", "name", "type"],
-                // A block, as in hashicorp/aws (`alias { ... }`).
-                skip: &["alias"],
-                sensitive: &[],
-                extra: vec![
-                    Attribute::computed("id", Type::String)
-                        .description("`ZONEID_NAME_TYPE`, the import ID."),
-                    Attribute::computed("fqdn", Type::String).description(
-                        "The record's name as DNS sees it: lower case, no trailing dot.",
-                    ),
-                ],
-            },
-        );
-        let alias_schema =
-            serde_json::to_value(schemars::schema_for!(Alias)).expect("a JSON schema serialises");
-        let alias = derive::block_from_json_schema(
-            "An alias to an AWS resource (load balancer, CloudFront distribution, another record \
-             in the zone) instead of `records` and `ttl`.",
-            &alias_schema,
-            Annotations::default(),
-        );
-        let block = block.block(NestedBlock::single("alias", alias));
-        Schema::new(0, block)
-    })
+/// The `alias { }` block, as in hashicorp/aws.
+fn with_alias_block(block: Block) -> Block {
+    let alias_schema =
+        serde_json::to_value(schemars::schema_for!(Alias)).expect("a JSON schema serialises");
+    let alias = derive::block_from_json_schema(
+        "An alias to an AWS resource (load balancer, CloudFront distribution, another record \
+         in the zone) instead of `records` and `ttl`.",
+        &alias_schema,
+        Annotations::default(),
+    );
+    block.block(NestedBlock::single("alias", alias))
 }
 
-fn record_from(value: &Value) -> Result<Record, Diagnostics> {
-    aws_config::args_from(value, COMPUTED)
-        .map_err(|e| Diagnostic::error(SUMMARY, format!("cannot read the arguments: {e}")).into())
-}
-
-fn state_from(record: &Record) -> Result<Value, Diagnostics> {
-    let json = serde_json::to_value(record).map_err(|e| {
-        Diagnostics::from(Diagnostic::error("Cannot record the record", e.to_string()))
-    })?;
-    aws_config::state_value(
-        json,
+fn state_from(kit: &Kit, record: &Record) -> Result<Value, Diagnostics> {
+    kit.state(
+        record,
         &[
             (
                 "id",
@@ -90,34 +60,14 @@ fn state_from(record: &Record) -> Result<Value, Diagnostics> {
             ),
             ("fqdn", r53::normalize_name(&record.name).into()),
         ],
-        &schema().value_type(),
         &Value::Null,
     )
 }
 
 impl Route53RecordResource {
-    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
-        self.state.aws.clients(TYPE_NAME)
-    }
-
-    async fn write(&self, request: &ApplyRequest<'_>, creating: bool) -> Outcome {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let desired = match record_from(request.config) {
-            Ok(record) => record,
-            Err(diags) => return Outcome::failed(diags),
-        };
-        let errors = desired.validate();
-        if !errors.is_empty() {
-            return Outcome::failed(derive::field_error_diagnostics(SUMMARY, &errors));
-        }
-        let keep_prior = |diagnostics: Diagnostics| Outcome {
-            state: request.prior.clone(),
-            private: Vec::new(),
-            diagnostics,
-        };
+    async fn write(&self, op: Op<'_, Record>, creating: bool) -> Result<Applied, Failure> {
+        let aws = self.clients()?;
+        let desired = &op.args;
         let name = &desired.name;
         let kind = &desired.record_type;
         let mut upsert = !creating;
@@ -125,7 +75,7 @@ impl Route53RecordResource {
             match r53::read(&aws, &desired.zone_id, name, kind).await {
                 Ok(Some(_)) if !desired.allow_overwrite => {
                     let id = r53::import_id(&desired.zone_id, name, kind);
-                    return Outcome::failed(
+                    return Err(Failure::Unchanged(
                         Diagnostic::error(
                             "Route 53 record already exists",
                             format!(
@@ -137,79 +87,76 @@ impl Route53RecordResource {
                             ),
                         )
                         .into(),
-                    );
+                    ));
                 }
                 Ok(Some(_)) => upsert = true,
                 Ok(None) => {}
                 Err(e) => {
-                    return Outcome::failed(aws_config::error("Cannot read the Route 53 record", e))
+                    return Err(aws_config::error("Cannot read the Route 53 record", e).into())
                 }
             }
         }
-        let written = tokio::select! {
-            result = r53::write(&aws, &desired, upsert, SYNC_TIMEOUT) => result,
-            _ = request.ctx.cancel.cancelled() => {
-                return keep_prior(Diagnostic::error("Interrupted", "Stopped while writing the record.").into());
-            }
-        };
-        if let Err(e) = written {
-            return keep_prior(aws_config::error("Cannot write the Route 53 record", e));
-        }
+        let deadline = op.deadline.within(SYNC_TIMEOUT, SYNC_WAIT);
+        r53::write(&aws, desired, upsert, &deadline)
+            .await
+            .map_err(|e| aws_config::error("Cannot write the Route 53 record", e))?;
         match r53::read(&aws, &desired.zone_id, name, kind).await {
-            Ok(Some(observed)) => match state_from(&observed.as_declared(Some(&desired))) {
-                Ok(state) => Outcome::ok(state),
-                Err(diags) => Outcome::failed(diags),
-            },
-            Ok(None) => Outcome::failed(
-                Diagnostic::error(
-                    "Route 53 record not found after writing it",
-                    format!(
-                        "{kind} {name} in zone {} is missing right after the change",
-                        desired.zone_id
-                    ),
-                )
-                .into(),
-            ),
-            Err(e) => Outcome::failed(aws_config::error("Cannot read the Route 53 record", e)),
+            Ok(Some(observed)) => {
+                Ok(state_from(op.kit, &observed.as_declared(Some(desired)))?.into())
+            }
+            Ok(None) => Err(Diagnostics::from(Diagnostic::error(
+                "Route 53 record not found after writing it",
+                format!(
+                    "{kind} {name} in zone {} is missing right after the change",
+                    desired.zone_id
+                ),
+            ))
+            .into()),
+            Err(e) => Err(aws_config::error("Cannot read the Route 53 record", e).into()),
         }
     }
 }
 
 #[tfplugin::async_trait]
-impl Resource for Route53RecordResource {
-    fn type_name(&self) -> &str {
-        TYPE_NAME
+impl ManagedResource for Route53RecordResource {
+    type Args = Record;
+    const ARGS_FROM_CONFIG: bool = true;
+
+    fn definition() -> Definition {
+        Definition {
+            type_name: TYPE_NAME,
+            description:
+                "A DNS record set in a Route 53 hosted zone: values with a TTL, or an alias. \
+             Changes are written with UPSERT; a new name, type or zone replaces the record. A \
+             record that already exists and was not created here is an error saying to import \
+             it, unless `allow_overwrite` is true. Import IDs are `ZONEID_NAME_TYPE`, as in \
+             hashicorp/aws.",
+            invalid: "Invalid Route 53 record",
+            requires_replace: &["zone_id", "name", "type"],
+            // A block, as in hashicorp/aws (`alias { ... }`).
+            skip: &["alias"],
+            outputs: vec![
+                Attribute::computed("id", Type::String)
+                    .description("`ZONEID_NAME_TYPE`, the import ID."),
+                Attribute::computed("fqdn", Type::String)
+                    .description("The record's name as DNS sees it: lower case, no trailing dot."),
+            ],
+            backend: Backend::Aws,
+            extend: with_alias_block,
+            ..Definition::default()
+        }
     }
 
-    fn schema(&self) -> Schema {
-        schema().clone()
+    fn check(args: &Record) -> Vec<FieldError> {
+        args.validate()
     }
 
-    async fn validate(&self, config: &Value) -> Diagnostics {
-        validate_known(
-            SUMMARY,
-            config,
-            &schema().value_type(),
-            COMPUTED,
-            Record::validate,
-        )
-    }
-
-    async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
+    async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {
         let aws = match self.clients() {
             Ok(aws) => aws,
             Err(diags) => return diags,
         };
-        let mut diags = validate_known(
-            SUMMARY,
-            &change.planned,
-            &schema().value_type(),
-            COMPUTED,
-            Record::validate,
-        );
-        if diags.has_errors() {
-            return diags;
-        }
+        let mut diags = Diagnostics::new();
         let planned = &mut change.planned;
         let text = |name: &str| {
             planned
@@ -236,7 +183,7 @@ impl Resource for Route53RecordResource {
                         allow_overwrite: false,
                     };
                     if let Some(error) = record.validate_in_zone(&zone_name) {
-                        diags.extend(derive::field_error_diagnostics(SUMMARY, &[error]));
+                        diags.extend(kit.field_errors(&[error]));
                     }
                 }
                 // A zone that does not exist (yet, or any more) must not block a plan:
@@ -252,60 +199,46 @@ impl Resource for Route53RecordResource {
         diags
     }
 
-    async fn create(&self, request: ApplyRequest<'_>) -> Outcome {
-        self.write(&request, true).await
+    async fn create(&self, op: Op<'_, Record>) -> Result<Applied, Failure> {
+        self.write(op, true).await
     }
 
-    async fn update(&self, request: ApplyRequest<'_>) -> Outcome {
-        self.write(&request, false).await
+    async fn update(&self, op: Op<'_, Record>) -> Result<Applied, Failure> {
+        self.write(op, false).await
     }
 
-    async fn delete(&self, request: ApplyRequest<'_>) -> Diagnostics {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return diags,
-        };
-        let text = |name: &str| request.prior.get_attr(name).and_then(Value::as_str);
+    async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
+        let aws = self.clients()?;
+        let text = |name: &str| op.prior.get_attr(name).and_then(Value::as_str);
         let (Some(zone_id), Some(name), Some(kind)) = (text("zone_id"), text("name"), text("type"))
         else {
-            return Diagnostics::new();
+            return Ok(());
         };
-        match r53::delete(&aws, zone_id, name, kind, SYNC_TIMEOUT).await {
-            Ok(()) => Diagnostics::new(),
-            Err(e) => aws_config::error("Cannot delete the Route 53 record", e),
-        }
+        let deadline = op.deadline.within(SYNC_TIMEOUT, SYNC_WAIT);
+        r53::delete(&aws, zone_id, name, kind, &deadline)
+            .await
+            .map_err(|e| aws_config::error("Cannot delete the Route 53 record", e))
     }
 
-    async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
-        let aws = match self.clients() {
-            Ok(aws) => aws,
-            Err(diags) => return Outcome::unchanged(state, private, diags),
-        };
+    async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
+        let aws = self.clients()?;
+        let state = current.state;
         let text = |name: &str| state.get_attr(name).and_then(Value::as_str);
         let (Some(zone_id), Some(name), Some(kind)) = (text("zone_id"), text("name"), text("type"))
         else {
-            return Outcome::ok(Value::Null);
+            return Ok(None);
         };
         let observed = match r53::read(&aws, zone_id, name, kind).await {
             Ok(Some(observed)) => observed,
             // Deleted behind Terraform's back: the next plan creates it again.
-            Ok(None) => return Outcome::ok(Value::Null),
-            Err(e) => {
-                return Outcome::unchanged(
-                    state,
-                    private,
-                    aws_config::error("Cannot read the Route 53 record", e),
-                )
-            }
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(aws_config::error("Cannot read the Route 53 record", e)),
         };
-        let declared = record_from(state).ok();
-        match state_from(&observed.as_declared(declared.as_ref())) {
-            Ok(new_state) => Outcome::with_private(new_state, private),
-            Err(diags) => Outcome::failed(diags),
-        }
+        let declared = current.kit.args::<Record>(state).ok();
+        state_from(current.kit, &observed.as_declared(declared.as_ref())).map(Some)
     }
 
-    async fn import(&self, id: &str, _ctx: &Ctx) -> Result<Value, Diagnostics> {
+    async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
         let (zone_id, name, kind) = r53::parse_import_id(id)
             .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid import ID", e)))?;
         let aws = self.clients()?;
@@ -318,6 +251,6 @@ impl Resource for Route53RecordResource {
                     format!("hosted zone {zone_id} has no {kind} record for {name}"),
                 ))
             })?;
-        state_from(&observed.as_declared(None))
+        state_from(kit, &observed.as_declared(None))
     }
 }

@@ -17,8 +17,8 @@ use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::wait::{self, Poll};
 use super::{sync_tags, tags_map, validate_tags, Aws, AwsError};
+use crate::deadline::{Backoff, Deadline, Poll};
 use crate::validation::{FieldError, PathSegment};
 
 /// EC2's limit on user data (before base64).
@@ -380,37 +380,37 @@ async fn wait_for_state(
     aws: &Aws,
     id: &str,
     target: InstanceStateName,
-    timeout: Duration,
+    deadline: &Deadline,
 ) -> Result<(), AwsError> {
     let target = target.as_str().to_string();
-    wait::until(
-        &format!("instance {id} to be {target}"),
-        timeout,
-        Duration::from_secs(5),
-        || async {
-            match describe(aws, id).await? {
-                // Just launched: EC2 is eventually consistent, the ID may not be visible yet.
-                None => Ok(Poll::Pending("not visible yet".into())),
-                Some(seen) if seen.state == target => Ok(Poll::Done(())),
-                Some(seen) if seen.state == "terminated" || seen.state == "shutting-down" => {
-                    Err(AwsError::Api {
-                        operation: "waiting for the instance",
-                        endpoint: aws.endpoint.clone(),
-                        code: format!("Instance{}", capitalise(&seen.state)),
-                        message: format!(
-                            "instance {id} is {} instead of {target}{}",
-                            seen.state,
-                            seen.state_reason
-                                .map(|r| format!(": {r}"))
-                                .unwrap_or_default()
-                        ),
-                    })
+    deadline
+        .poll(
+            &format!("instance {id} to be {target}"),
+            Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+            || async {
+                match describe(aws, id).await? {
+                    // Just launched: EC2 is eventually consistent, the ID may not be visible yet.
+                    None => Ok(Poll::Pending("not visible yet".into())),
+                    Some(seen) if seen.state == target => Ok(Poll::Done(())),
+                    Some(seen) if seen.state == "terminated" || seen.state == "shutting-down" => {
+                        Err(AwsError::Api {
+                            operation: "waiting for the instance",
+                            endpoint: aws.endpoint.clone(),
+                            code: format!("Instance{}", capitalise(&seen.state)),
+                            message: format!(
+                                "instance {id} is {} instead of {target}{}",
+                                seen.state,
+                                seen.state_reason
+                                    .map(|r| format!(": {r}"))
+                                    .unwrap_or_default()
+                            ),
+                        })
+                    }
+                    Some(seen) => Ok(Poll::Pending(seen.state)),
                 }
-                Some(seen) => Ok(Poll::Pending(seen.state)),
-            }
-        },
-    )
-    .await
+            },
+        )
+        .await
 }
 
 fn capitalise(state: &str) -> String {
@@ -426,8 +426,8 @@ fn capitalise(state: &str) -> String {
 }
 
 /// Waits until a launched instance runs, then reads it.
-pub async fn wait_running(aws: &Aws, id: &str, timeout: Duration) -> Result<Observed, AwsError> {
-    wait_for_state(aws, id, InstanceStateName::Running, timeout).await?;
+pub async fn wait_running(aws: &Aws, id: &str, deadline: &Deadline) -> Result<Observed, AwsError> {
+    wait_for_state(aws, id, InstanceStateName::Running, deadline).await?;
     read(aws, id)
         .await?
         .ok_or_else(|| AwsError::NotFound(format!("instance {id} disappeared after starting")))
@@ -506,8 +506,8 @@ pub fn plan(desired: &Instance, actual: &Instance) -> Plan {
 
 /// Carries out an in-place plan (`replace` must be empty): security groups, root volume
 /// and tags while running; instance type and user data between a stop and a start. Each
-/// wait is bounded by `timeout`.
-pub async fn apply(aws: &Aws, id: &str, plan: &Plan, timeout: Duration) -> Result<(), AwsError> {
+/// wait is bounded by `deadline`.
+pub async fn apply(aws: &Aws, id: &str, plan: &Plan, deadline: &Deadline) -> Result<(), AwsError> {
     if let Some(groups) = &plan.security_group_ids {
         aws.ec2
             .modify_instance_attribute()
@@ -542,7 +542,7 @@ pub async fn apply(aws: &Aws, id: &str, plan: &Plan, timeout: Duration) -> Resul
             .send()
             .await
             .map_err(|e| aws.api_error("StopInstances", e))?;
-        wait_for_state(aws, id, InstanceStateName::Stopped, timeout).await?;
+        wait_for_state(aws, id, InstanceStateName::Stopped, deadline).await?;
         if let Some(instance_type) = &plan.instance_type {
             aws.ec2
                 .modify_instance_attribute()
@@ -585,13 +585,13 @@ pub async fn apply(aws: &Aws, id: &str, plan: &Plan, timeout: Duration) -> Resul
             .send()
             .await
             .map_err(|e| aws.api_error("StartInstances", e))?;
-        wait_for_state(aws, id, InstanceStateName::Running, timeout).await?;
+        wait_for_state(aws, id, InstanceStateName::Running, deadline).await?;
     }
     Ok(())
 }
 
 /// Terminates the instance and waits until it is gone. One already gone is fine.
-pub async fn terminate(aws: &Aws, id: &str, timeout: Duration) -> Result<(), AwsError> {
+pub async fn terminate(aws: &Aws, id: &str, deadline: &Deadline) -> Result<(), AwsError> {
     if let Err(e) = aws.ec2.terminate_instances().instance_ids(id).send().await {
         let error = aws.api_error("TerminateInstances", e);
         if error.is_not_found() {
@@ -599,19 +599,19 @@ pub async fn terminate(aws: &Aws, id: &str, timeout: Duration) -> Result<(), Aws
         }
         return Err(error);
     }
-    wait::until(
-        &format!("instance {id} to be terminated"),
-        timeout,
-        Duration::from_secs(5),
-        || async {
-            Ok(match describe(aws, id).await? {
-                None => Poll::Done(()),
-                Some(seen) if seen.state == "terminated" => Poll::Done(()),
-                Some(seen) => Poll::Pending(seen.state),
-            })
-        },
-    )
-    .await
+    deadline
+        .poll(
+            &format!("instance {id} to be terminated"),
+            Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+            || async {
+                Ok(match describe(aws, id).await? {
+                    None => Poll::Done(()),
+                    Some(seen) if seen.state == "terminated" => Poll::Done(()),
+                    Some(seen) => Poll::Pending(seen.state),
+                })
+            },
+        )
+        .await
 }
 
 #[cfg(test)]

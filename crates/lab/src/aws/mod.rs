@@ -21,10 +21,8 @@ pub mod client;
 pub mod instance;
 pub mod route53;
 pub mod security_group;
-mod wait;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 pub use client::{Aws, AwsConfig};
 
@@ -76,13 +74,10 @@ pub enum AwsError {
     #[error("{0}")]
     Ambiguous(String),
 
-    /// A wait ran out; says what it waited for and the last state seen.
-    #[error("timed out after {} waiting for {what}; last seen: {last_seen}", crate::error::format_duration(*waited))]
-    Timeout {
-        what: String,
-        waited: Duration,
-        last_seen: String,
-    },
+    /// A wait ran out (or was stopped); says what it waited for, the timeout and the
+    /// last state seen.
+    #[error(transparent)]
+    Timeout(#[from] crate::deadline::WaitEnded),
 }
 
 impl AwsError {

@@ -15,8 +15,8 @@ use aws_sdk_route53::types::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::wait::{self, Poll};
 use super::{Aws, AwsError};
+use crate::deadline::{Backoff, Deadline, Poll};
 use crate::validation::FieldError;
 
 /// The record types this resource manages.
@@ -408,14 +408,14 @@ pub async fn write(
     aws: &Aws,
     record: &Record,
     upsert: bool,
-    timeout: Duration,
+    deadline: &Deadline,
 ) -> Result<(), AwsError> {
     let action = if upsert {
         ChangeAction::Upsert
     } else {
         ChangeAction::Create
     };
-    change(aws, &record.zone_id, action, record.record_set(), timeout).await
+    change(aws, &record.zone_id, action, record.record_set(), deadline).await
 }
 
 /// Deletes the record set as it is now (Route 53 wants the exact current values). One
@@ -425,12 +425,12 @@ pub async fn delete(
     zone_id: &str,
     name: &str,
     record_type: &str,
-    timeout: Duration,
+    deadline: &Deadline,
 ) -> Result<(), AwsError> {
     let Some(observed) = read(aws, zone_id, name, record_type).await? else {
         return Ok(());
     };
-    change(aws, zone_id, ChangeAction::Delete, observed.raw, timeout).await
+    change(aws, zone_id, ChangeAction::Delete, observed.raw, deadline).await
 }
 
 async fn change(
@@ -438,7 +438,7 @@ async fn change(
     zone_id: &str,
     action: ChangeAction,
     set: ResourceRecordSet,
-    timeout: Duration,
+    deadline: &Deadline,
 ) -> Result<(), AwsError> {
     let batch = ChangeBatch::builder()
         .changes(
@@ -465,25 +465,25 @@ async fn change(
         return Ok(());
     }
     let change_id = info.id().trim_start_matches("/change/").to_string();
-    wait::until(
-        &format!("Route 53 change {change_id} to be INSYNC"),
-        timeout,
-        Duration::from_secs(10),
-        || async {
-            let output = aws
-                .route53
-                .get_change()
-                .id(&change_id)
-                .send()
-                .await
-                .map_err(|e| aws.api_error("GetChange", e))?;
-            Ok(match output.change_info().map(|i| i.status()) {
-                Some(ChangeStatus::Insync) | None => Poll::Done(()),
-                Some(other) => Poll::Pending(other.as_str().to_string()),
-            })
-        },
-    )
-    .await
+    deadline
+        .poll(
+            &format!("Route 53 change {change_id} to be INSYNC"),
+            Backoff::new(Duration::from_millis(200), Duration::from_secs(10)),
+            || async {
+                let output = aws
+                    .route53
+                    .get_change()
+                    .id(&change_id)
+                    .send()
+                    .await
+                    .map_err(|e| aws.api_error("GetChange", e))?;
+                Ok(match output.change_info().map(|i| i.status()) {
+                    Some(ChangeStatus::Insync) | None => Poll::Done(()),
+                    Some(other) => Poll::Pending(other.as_str().to_string()),
+                })
+            },
+        )
+        .await
 }
 
 /// A hosted zone found by name.

@@ -17,8 +17,8 @@ use aws_sdk_ec2::types::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::wait::{self, Poll};
 use super::{sync_tags, tags_map, validate_tags, Aws, AwsError};
+use crate::deadline::{Backoff, Deadline, Poll};
 use crate::validation::{FieldError, PathSegment};
 
 fn default_description() -> String {
@@ -733,29 +733,29 @@ pub async fn apply(aws: &Aws, id: &str, plan: &Plan) -> Result<(), AwsError> {
 }
 
 /// Deletes the group, retrying while a network interface (an instance still shutting
-/// down) references it, up to `timeout`. A group already gone is fine.
-pub async fn delete(aws: &Aws, id: &str, timeout: Duration) -> Result<(), AwsError> {
-    wait::until(
-        &format!("security group {id} to be free of network interfaces so it can be deleted"),
-        timeout,
-        Duration::from_secs(10),
-        || async {
-            match aws.ec2.delete_security_group().group_id(id).send().await {
-                Ok(_) => Ok(Poll::Done(())),
-                Err(e) => {
-                    let error = aws.api_error("DeleteSecurityGroup", e);
-                    if error.is_not_found() {
-                        Ok(Poll::Done(()))
-                    } else if error.code() == Some("DependencyViolation") {
-                        Ok(Poll::Pending(error.to_string()))
-                    } else {
-                        Err(error)
+/// down) references it, up to `deadline`. A group already gone is fine.
+pub async fn delete(aws: &Aws, id: &str, deadline: &Deadline) -> Result<(), AwsError> {
+    deadline
+        .poll(
+            &format!("security group {id} to be free of network interfaces so it can be deleted"),
+            Backoff::new(Duration::from_millis(200), Duration::from_secs(10)),
+            || async {
+                match aws.ec2.delete_security_group().group_id(id).send().await {
+                    Ok(_) => Ok(Poll::Done(())),
+                    Err(e) => {
+                        let error = aws.api_error("DeleteSecurityGroup", e);
+                        if error.is_not_found() {
+                            Ok(Poll::Done(()))
+                        } else if error.code() == Some("DependencyViolation") {
+                            Ok(Poll::Pending(error.to_string()))
+                        } else {
+                            Err(error)
+                        }
                     }
                 }
-            }
-        },
-    )
-    .await
+            },
+        )
+        .await
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 use super::error::ProxmoxError;
 use super::props;
-use super::wait::{Backoff, Deadline};
+use crate::deadline::{Backoff, Deadline};
 use crate::secret::Secret;
 
 /// How a client proves who it is.
@@ -615,7 +615,7 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        Err(last_error.unwrap_or_else(|| deadline.timeout("a free guest id", "none")))
+        Err(last_error.unwrap_or_else(|| deadline.ended("a free guest id", "none").into()))
     }
 }
 

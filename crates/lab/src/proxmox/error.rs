@@ -3,9 +3,6 @@
 //! for waits, what was waited for and which timeout ran out.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-use crate::error::format_duration;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProxmoxError {
@@ -42,14 +39,10 @@ pub enum ProxmoxError {
         log: Vec<String>,
     },
 
-    /// A wait ran out; says what it waited for, which timeout and the last thing seen.
-    #[error("timed out after {} ({timeout_name}) waiting for {what}; last seen: {last_seen}", format_duration(*waited))]
-    Timeout {
-        what: String,
-        timeout_name: String,
-        waited: Duration,
-        last_seen: String,
-    },
+    /// A wait ran out (or was stopped); says what it waited for, which timeout and the
+    /// last thing seen.
+    #[error(transparent)]
+    Timeout(#[from] crate::deadline::WaitEnded),
 
     /// The configuration of the client itself is unusable (endpoint, CA file, credentials).
     #[error("{0}")]

@@ -11,7 +11,7 @@ use super::client::Client;
 use super::error::ProxmoxError;
 use super::props;
 use super::tasks;
-use super::wait::{Backoff, Deadline};
+use crate::deadline::{Backoff, Deadline};
 
 /// The two guest types, as they appear in API paths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,9 +205,9 @@ where
                 let seen = e.pve_message().unwrap_or_default().to_string();
                 tracing::debug!("{what}: config locked ({seen}); waiting");
                 if !deadline.sleep(backoff.next_delay()).await {
-                    return Err(
-                        deadline.timeout(format!("{what}: the config lock to be released"), seen)
-                    );
+                    return Err(deadline
+                        .ended(format!("{what}: the config lock to be released"), seen)
+                        .into());
                 }
             }
             other => return other,
@@ -296,10 +296,12 @@ pub async fn wait_unlocked(
             return Ok(());
         };
         if !deadline.sleep(backoff.next_delay()).await {
-            return Err(deadline.timeout(
-                format!("{} {vmid}'s lock ({lock}) to be released", kind.noun()),
-                format!("lock {lock}"),
-            ));
+            return Err(deadline
+                .ended(
+                    format!("{} {vmid}'s lock ({lock}) to be released", kind.noun()),
+                    format!("lock {lock}"),
+                )
+                .into());
         }
     }
 }

@@ -18,7 +18,7 @@ use super::guests::{self, Kind};
 use super::props::{self, PropString};
 use super::tasks;
 use super::vm::{trim_gb, CreateFailure};
-use super::wait::Deadline;
+use crate::deadline::Deadline;
 use crate::secret::Secret;
 use crate::validation::{FieldError, PathSegment};
 

@@ -13,7 +13,6 @@
 //! - [`client`]: HTTPS client, ticket login with CSRF token and re-login, API tokens,
 //!   retries, the shared cluster resource list and guest id allocation.
 //! - [`tasks`]: waiting for a UPID to stop; the task log on failure.
-//! - [`wait`]: deadlines that name the timeout they stand for, and backoff.
 //! - [`props`]: PVE property strings (`virtio=BC:24:11:..,bridge=vmbr0`), sizes, encodings.
 //! - [`checks`]: validators shared by VMs and containers (CIDRs, SSH keys, tags, names).
 //! - [`guests`]: what VMs and containers share: lookup, pending config, locks, power.
@@ -31,8 +30,7 @@ pub mod nodes;
 pub mod props;
 pub mod tasks;
 pub mod vm;
-pub mod wait;
 
+pub use crate::deadline::Deadline;
 pub use client::{Auth, Client, ClientConfig};
 pub use error::ProxmoxError;
-pub use wait::Deadline;

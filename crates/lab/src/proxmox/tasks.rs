@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use super::client::Client;
 use super::error::ProxmoxError;
-use super::wait::{Backoff, Deadline};
+use crate::deadline::{Backoff, Deadline};
 
 /// A task id: `UPID:<node>:<pid>:<pstart>:<starttime>:<type>:<id>:<user>:`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,10 +83,12 @@ pub async fn wait(
             });
         }
         if !deadline.sleep(backoff.next_delay()).await {
-            return Err(deadline.timeout(
-                format!("{what} (task {upid}; it keeps running in Proxmox)"),
-                format!("task status {state:?}"),
-            ));
+            return Err(deadline
+                .ended(
+                    format!("{what} (task {upid}; it keeps running in Proxmox)"),
+                    format!("task status {state:?}"),
+                )
+                .into());
         }
     }
 }

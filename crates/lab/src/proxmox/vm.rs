@@ -28,7 +28,7 @@ use super::error::ProxmoxError;
 use super::guests::{self, natural_key, Kind};
 use super::props::{self, PropString};
 use super::tasks;
-use super::wait::{Backoff, Deadline};
+use crate::deadline::{Backoff, Deadline};
 use crate::secret::Secret;
 use crate::validation::{FieldError, PathSegment};
 
@@ -917,12 +917,14 @@ pub async fn wait_for_ipv4(
                 .unwrap_or_else(|| e.to_string()),
         };
         if !deadline.sleep(backoff.next_delay()).await {
-            return Err(deadline.timeout(
-                format!(
-                    "the QEMU guest agent of VM {vmid} to report an IPv4 address (is qemu-guest-agent installed and running in the guest?)"
-                ),
-                last_seen,
-            ));
+            return Err(deadline
+                .ended(
+                    format!(
+                        "the QEMU guest agent of VM {vmid} to report an IPv4 address (is qemu-guest-agent installed and running in the guest?)"
+                    ),
+                    last_seen,
+                )
+                .into());
         }
     }
 }
@@ -1407,9 +1409,10 @@ async fn clone_template(
                 // The template is locked by another clone (or a backup): wait and ask again.
                 let seen = e.pve_message().unwrap_or_default().to_string();
                 if !deadline.sleep(backoff.next_delay()).await {
-                    return Err(deadline
-                        .timeout(format!("{what}: the template's config lock"), seen)
-                        .into());
+                    return Err(ProxmoxError::from(
+                        deadline.ended(format!("{what}: the template's config lock"), seen),
+                    )
+                    .into());
                 }
                 continue;
             }
@@ -1449,9 +1452,10 @@ async fn clone_template(
                 if e.is_lock_conflict() {
                     let seen = e.pve_message().unwrap_or_default().to_string();
                     if !deadline.sleep(backoff.next_delay()).await {
-                        return Err(deadline
-                            .timeout(format!("{what}: a config lock"), seen)
-                            .into());
+                        return Err(ProxmoxError::from(
+                            deadline.ended(format!("{what}: a config lock"), seen),
+                        )
+                        .into());
                     }
                     continue;
                 }
