@@ -75,6 +75,9 @@ pub struct Opt {
     pub choices: &'static [&'static str],
     /// Value replaced in `invocation` and scrubbed from all output.
     pub no_log: bool,
+    /// Paragraphs of the option's documentation (Ansible markup: O(), V(), C()). The sidecar
+    /// docs add what the spec itself says: the group rules and no_log (see [`crate::docs`]).
+    pub description: &'static [&'static str],
 }
 
 impl Opt {
@@ -86,6 +89,7 @@ impl Opt {
             default: None,
             choices: &[],
             no_log: false,
+            description: &[],
         }
     }
     pub fn required(mut self) -> Self {
@@ -102,6 +106,10 @@ impl Opt {
     }
     pub fn no_log(mut self) -> Self {
         self.no_log = true;
+        self
+    }
+    pub fn description(mut self, paragraphs: &'static [&'static str]) -> Self {
+        self.description = paragraphs;
         self
     }
 }

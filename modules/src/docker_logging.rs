@@ -11,6 +11,7 @@ use lab::file_plan::Action;
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Spec, Type};
+use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 
 pub const MODULE: Module = Module { spec, run };
@@ -19,11 +20,96 @@ pub fn spec() -> Spec {
     Spec::new(
         "docker_logging",
         vec![
-            Opt::new("max_size", Type::STR).required(),
-            Opt::new("max_file", Type::INT).required(),
-            Opt::new("daemon_json", Type::PATH).default(json!(DEFAULT_DAEMON_JSON)),
+            Opt::new("max_size", Type::STR).required().description(&[
+                "Largest size of a log file before it is rotated, as Docker writes it, a number \
+                 with a unit C(k), C(m) or C(g), for example V(10m).",
+            ]),
+            Opt::new("max_file", Type::INT)
+                .required()
+                .description(&["How many log files Docker keeps per container, at least V(1)."]),
+            Opt::new("daemon_json", Type::PATH)
+                .default(json!(DEFAULT_DAEMON_JSON))
+                .description(&["Path of the Docker daemon's configuration file."]),
         ],
     )
+}
+
+pub fn documentation() -> Documentation {
+    Documentation {
+        short_description: "Set the Docker daemon's default log rotation in daemon.json",
+        description: &[
+            "Sets C(log-opts.max-size) and C(log-opts.max-file) in the Docker daemon's \
+             configuration file, so the C(json-file) and C(local) log drivers rotate container \
+             logs instead of filling the disk.",
+            "Every other key of the file is kept as it is. A missing file is created.",
+            "Writes are atomic (a temporary file renamed in the same directory).",
+            "The module does not restart Docker. Docker reads C(daemon.json) at start only, and \
+             the new defaults apply to containers created afterwards; RV(restart_needed) tells \
+             whether a restart is due, for a handler.",
+        ],
+        version_added: "0.1.0",
+        notes: &["Writing C(/etc/docker/daemon.json) needs root; use C(become)."],
+        seealso: &[SeeAlso::Link {
+            name: "Docker json-file logging driver",
+            description: "What C(max-size) and C(max-file) mean.",
+            link: "https://docs.docker.com/engine/logging/drivers/json-file/",
+        }],
+        check_mode: Attribute {
+            support: Support::Full,
+            details: "Reports the change it would make without writing.",
+        },
+        diff_mode: Attribute {
+            support: Support::Full,
+            details: "The diff shows daemon.json before and after.",
+        },
+        examples: r#"- name: Rotate container logs at 10 MB, keep 3 files
+  tabiri.homelab.docker_logging:
+    max_size: 10m
+    max_file: 3
+  become: true
+  notify: Restart docker
+
+# handlers:
+#   - name: Restart docker
+#     ansible.builtin.service:
+#       name: docker
+#       state: restarted
+
+- name: Same, and restart Docker right away when needed
+  tabiri.homelab.docker_logging:
+    max_size: 10m
+    max_file: 3
+  become: true
+  register: docker_logging
+
+- name: Restart Docker
+  ansible.builtin.service:
+    name: docker
+    state: restarted
+  become: true
+  when: docker_logging.restart_needed
+"#,
+        returns: vec![
+            Return {
+                name: "restart_needed",
+                description: "Whether the Docker daemon must be restarted for the change to \
+                              take effect, that is whether the file changed (or would change, \
+                              in check mode).",
+                returned: "always",
+                ty: "bool",
+                sample: Some(json!(true)),
+                ..Return::default()
+            },
+            Return {
+                name: "path",
+                description: "Path of the daemon configuration file.",
+                returned: "always",
+                ty: "str",
+                sample: Some(json!(DEFAULT_DAEMON_JSON)),
+                ..Return::default()
+            },
+        ],
+    }
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {

@@ -11,6 +11,7 @@ use lab::health_check::{self as check, HealthCheck};
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
+use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Failure, Module, Outcome};
 
 const CHECK_FIELDS: &[&str] = &[
@@ -45,22 +46,132 @@ pub fn spec() -> Spec {
     Spec::new(
         "health_check",
         vec![
-            Opt::new("url", Type::STR),
-            Opt::new("tcp", Type::STR),
-            Opt::new("ca_file", Type::PATH),
-            Opt::new("validate_certs", Type::BOOL).default(json!(true)),
-            Opt::new("headers", Type::Dict(Scalar::Str)).default(json!({})),
-            Opt::new("url_username", Type::STR),
-            Opt::new("url_password", Type::STR).no_log(),
-            Opt::new("expect_status", Type::List(Scalar::Int)).default(json!([200])),
-            Opt::new("expect_body", Type::STR),
-            Opt::new("retries", Type::INT).default(json!(0)),
-            Opt::new("delay", Type::FLOAT).default(json!(1.0)),
-            Opt::new("timeout", Type::FLOAT).default(json!(10.0)),
+            Opt::new("url", Type::STR).description(&[
+                "The HTTP or HTTPS URL to request with C(GET), for example \
+                 V(https://nextcloud.example.org/status.php).",
+            ]),
+            Opt::new("tcp", Type::STR).description(&[
+                "A TCP endpoint as C(host:port), for example V(127.0.0.1:5432) or \
+                 V([::1]:5432). The check passes when a connection can be opened.",
+            ]),
+            Opt::new("ca_file", Type::PATH).description(&[
+                "PEM file with the CA certificates to trust for an HTTPS O(url), instead of the \
+                 system's CAs.",
+            ]),
+            Opt::new("validate_certs", Type::BOOL)
+                .default(json!(true))
+                .description(&[
+                    "Verify the server's TLS certificate and host name for an HTTPS O(url).",
+                    "Set to V(false) only for self-signed test endpoints.",
+                ]),
+            Opt::new("headers", Type::Dict(Scalar::Str))
+                .default(json!({}))
+                .description(&[
+                    "Extra request headers, for example C({Host: nextcloud.example.org}).",
+                ]),
+            Opt::new("url_username", Type::STR)
+                .description(&["User name for HTTP basic authentication."]),
+            Opt::new("url_password", Type::STR)
+                .no_log()
+                .description(&["Password for HTTP basic authentication."]),
+            Opt::new("expect_status", Type::List(Scalar::Int))
+                .default(json!([200]))
+                .description(&["HTTP status codes that count as healthy."]),
+            Opt::new("expect_body", Type::STR)
+                .description(&["A string the response body must contain."]),
+            Opt::new("retries", Type::INT)
+                .default(json!(0))
+                .description(&["How many times to retry after a failed probe; V(0) probes once."]),
+            Opt::new("delay", Type::FLOAT)
+                .default(json!(1.0))
+                .description(&["Seconds to wait between probes."]),
+            Opt::new("timeout", Type::FLOAT)
+                .default(json!(10.0))
+                .description(&[
+                    "Seconds one probe may take (connect and response) before it counts as failed.",
+                ]),
         ],
     )
     .mutually_exclusive(&["url", "tcp"])
     .required_one_of(&["url", "tcp"])
+}
+
+pub fn documentation() -> Documentation {
+    Documentation {
+        short_description: "Check that an HTTP(S) endpoint or a TCP port answers, from the target \
+                            host",
+        description: &[
+            "Probes an HTTP or HTTPS O(url), or opens a TCP connection to O(tcp), from the \
+             target host, and fails the task unless it answers as expected. Retries on failure \
+             when O(retries) is set.",
+            "Never changes anything; it reports C(changed=false) and runs in check mode too.",
+        ],
+        version_added: "0.1.0",
+        notes: &[
+            "The probe runs on the target host. To probe from the controller, use \
+                  C(delegate_to=localhost) or C(connection=local).",
+        ],
+        seealso: &[
+            SeeAlso::Module("ansible.builtin.uri"),
+            SeeAlso::Module("ansible.builtin.wait_for"),
+        ],
+        check_mode: Attribute {
+            support: Support::Full,
+            details: "The check only reads, so it runs in check mode as in a normal run.",
+        },
+        diff_mode: Attribute {
+            support: Support::NotApplicable,
+            details: "Never changes anything, so there is nothing to diff.",
+        },
+        examples: r#"- name: Wait until Nextcloud answers through Traefik
+  tabiri.homelab.health_check:
+    url: https://nextcloud.example.org/status.php
+    expect_body: '"installed":true'
+    retries: 30
+    delay: 2
+
+- name: Check the API of a service behind basic auth, with a private CA
+  tabiri.homelab.health_check:
+    url: https://grafana.lab.internal/api/health
+    ca_file: /etc/ssl/lab-ca.pem
+    url_username: monitor
+    url_password: "{{ vault_monitor_password }}"
+    expect_status: [200, 204]
+
+- name: Check that PostgreSQL accepts connections
+  tabiri.homelab.health_check:
+    tcp: 127.0.0.1:5432
+    timeout: 3
+"#,
+        returns: vec![
+            Return {
+                name: "status",
+                description: "HTTP status code of the last response. Absent for O(tcp) checks \
+                              and when no response came.",
+                returned: "when O(url) is set and a response came",
+                ty: "int",
+                sample: Some(json!(200)),
+                ..Return::default()
+            },
+            Return {
+                name: "attempts",
+                description: "How many probes ran, 1 plus the retries used.",
+                returned: "always",
+                ty: "int",
+                sample: Some(json!(1)),
+                ..Return::default()
+            },
+            Return {
+                name: "elapsed",
+                description: "Seconds from the first probe to the end, all retries and delays \
+                              included.",
+                returned: "always",
+                ty: "float",
+                sample: Some(json!(0.042)),
+                ..Return::default()
+            },
+        ],
+    }
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {

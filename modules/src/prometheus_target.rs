@@ -9,6 +9,7 @@ use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
 use crate::common;
+use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 
 const TARGET_FIELDS: &[&str] = &["job", "targets", "labels", "file_sd_dir"];
@@ -19,17 +20,113 @@ pub fn spec() -> Spec {
     Spec::new(
         "prometheus_target",
         vec![
-            Opt::new("job", Type::STR).required(),
-            Opt::new("targets", Type::List(Scalar::Str)),
-            Opt::new("labels", Type::Dict(Scalar::Str)).default(json!({})),
-            Opt::new("file_sd_dir", Type::PATH).required(),
+            Opt::new("job", Type::STR).required().description(&[
+                "Name of the job; it names the file in O(file_sd_dir).",
+                "Must not be empty, contain C(/) or C(..), or start with C(.).",
+            ]),
+            Opt::new("targets", Type::List(Scalar::Str)).description(&[
+                "The targets to scrape, each as C(host:port), for example V(10.0.0.5:9100) or \
+                 V([fd00::5]:9100).",
+            ]),
+            Opt::new("labels", Type::Dict(Scalar::Str))
+                .default(json!({}))
+                .description(&[
+                    "Labels Prometheus attaches to every target of the file, for example \
+                     C({env: lab}).",
+                    "Label names follow Prometheus' rules (C([a-zA-Z_][a-zA-Z0-9_]*), no leading \
+                     C(__)); values are strings.",
+                ]),
+            Opt::new("file_sd_dir", Type::PATH)
+                .required()
+                .description(&[
+                    "Absolute path of the directory holding the target files, for example \
+                 C(/etc/prometheus/file_sd).",
+                    "The directory must exist unless O(create_dir=true).",
+                ]),
             Opt::new("state", Type::STR)
                 .choices(&["present", "absent"])
-                .default(json!("present")),
-            Opt::new("create_dir", Type::BOOL).default(json!(false)),
+                .default(json!("present"))
+                .description(&[
+                    "V(present) writes the target file, V(absent) deletes it.",
+                    "With V(absent), only O(job) and O(file_sd_dir) are needed.",
+                ]),
+            Opt::new("create_dir", Type::BOOL)
+                .default(json!(false))
+                .description(&[
+                    "Create O(file_sd_dir) and its missing parents when it does not exist.",
+                    "By default a missing directory is an error, because it usually means a \
+                     wrong path.",
+                ]),
         ],
     )
     .required_if("state", "present", &["targets"])
+}
+
+pub fn documentation() -> Documentation {
+    Documentation {
+        short_description: "Manage a Prometheus file_sd target file",
+        description: &[
+            "Writes the scrape targets of one job as a Prometheus file-based service discovery \
+             (C(file_sd)) file into O(file_sd_dir), one file per O(job).",
+            "Prometheus picks the file up without a reload when a C(file_sd_configs) entry of its \
+             configuration matches it.",
+            "Writes are atomic (a temporary file renamed in the same directory), so Prometheus \
+             never reads a half-written file.",
+        ],
+        version_added: "0.1.0",
+        notes: &[],
+        seealso: &[SeeAlso::Link {
+            name: "Prometheus file_sd_config",
+            description: "The file format and how Prometheus watches the files.",
+            link: "https://prometheus.io/docs/prometheus/latest/configuration/configuration/#file_sd_config",
+        }],
+        check_mode: Attribute {
+            support: Support::Full,
+            details: "Reports the change it would make without writing.",
+        },
+        diff_mode: Attribute {
+            support: Support::Full,
+            details: "The diff shows the target file before and after.",
+        },
+        examples: r#"# prometheus.yml on the Prometheus host:
+#   scrape_configs:
+#     - job_name: node
+#       file_sd_configs:
+#         - files: ['/etc/prometheus/file_sd/node.*']
+- name: Scrape node_exporter on every edge host
+  tabiri.homelab.prometheus_target:
+    job: node
+    targets: "{{ groups['edge'] | map('extract', hostvars, 'ansible_host') | map('regex_replace', '$', ':9100') | list }}"
+    labels:
+      env: lab
+    file_sd_dir: /etc/prometheus/file_sd
+  delegate_to: prometheus
+
+- name: Stop scraping a job
+  tabiri.homelab.prometheus_target:
+    job: blackbox
+    file_sd_dir: /etc/prometheus/file_sd
+    state: absent
+"#,
+        returns: vec![
+            Return {
+                name: "path",
+                description: "Absolute path of the target file in O(file_sd_dir).",
+                returned: "always",
+                ty: "str",
+                sample: Some(json!("/etc/prometheus/file_sd/node.json")),
+                ..Return::default()
+            },
+            Return {
+                name: "action",
+                description: "What the module did to the file (or would do, in check mode).",
+                returned: "always",
+                ty: "str",
+                sample: Some(json!("create")),
+                ..Return::default()
+            },
+        ],
+    }
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {

@@ -20,6 +20,7 @@ use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
 use crate::common;
+use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 use lab::deadline::Deadline;
 
@@ -51,23 +52,202 @@ pub fn spec() -> Spec {
     Spec::new(
         "traefik_route",
         vec![
-            Opt::new("name", Type::STR).required(),
-            Opt::new("config_dir", Type::PATH).required(),
-            Opt::new("rule", Type::STR),
-            Opt::new("entrypoints", Type::List(Scalar::Str)).default(json!([])),
-            Opt::new("servers", Type::List(Scalar::Str)),
-            Opt::new("middlewares", Type::List(Scalar::Str)).default(json!([])),
-            Opt::new("priority", Type::INT),
-            Opt::new("pass_host_header", Type::BOOL).default(json!(true)),
-            Opt::new("tls_cert_resolver", Type::STR),
-            Opt::new("traefik_api_url", Type::STR),
+            Opt::new("name", Type::STR).required().description(&[
+                "Name of the route. Used as the router name and the service name (Traefik shows \
+                 them as C(<name>@file)) and as the file name C(<name>.toml).",
+                "Must not be empty, contain C(/), C(..), C(@) or whitespace, or start with C(.).",
+            ]),
+            Opt::new("config_dir", Type::PATH).required().description(&[
+                "Absolute path of the directory Traefik's file provider watches, for example \
+                 C(/etc/traefik/dynamic).",
+                "The directory must exist unless O(create_dir=true).",
+            ]),
+            Opt::new("rule", Type::STR).description(&[
+                "The router rule in Traefik v3 syntax, for example \
+                 C(Host(`whoami.lab.example`\\) && PathPrefix(`/api`\\)).",
+                "Values go in backticks or double quotes; combine matchers with C(&&), C(||), \
+                 C(!) and parentheses.",
+            ]),
+            Opt::new("entrypoints", Type::List(Scalar::Str))
+                .default(json!([]))
+                .description(&[
+                    "Entry points the router listens on, for example V(websecure).",
+                    "Empty means all of Traefik's default entry points.",
+                ]),
+            Opt::new("servers", Type::List(Scalar::Str)).description(&[
+                "Backend URLs Traefik balances requests across, for example \
+                 V(http://10.0.0.5:8080).",
+                "At least one. Schemes C(http), C(https) and C(h2c) (cleartext HTTP/2, for gRPC).",
+            ]),
+            Opt::new("middlewares", Type::List(Scalar::Str))
+                .default(json!([]))
+                .description(&[
+                    "Middlewares applied in order, by name. V(auth) for one defined in the file \
+                     provider, V(auth@docker) for one from another provider.",
+                ]),
+            Opt::new("priority", Type::INT).description(&[
+                "Router priority; when several rules match a request, the highest priority wins.",
+                "Unset (or V(0)) means Traefik's default, the length of the rule.",
+            ]),
+            Opt::new("pass_host_header", Type::BOOL)
+                .default(json!(true))
+                .description(&[
+                    "Forward the client's C(Host) header to the backends (Traefik's default) \
+                     instead of the backend's own host name.",
+                ]),
+            Opt::new("tls_cert_resolver", Type::STR).description(&[
+                "Serve the route over TLS with a certificate from this certificate resolver \
+                 (C(certificatesResolvers.<name>) in Traefik's static configuration), for \
+                 example V(letsencrypt).",
+            ]),
+            Opt::new("traefik_api_url", Type::STR).description(&[
+                "URL of Traefik's API, for example V(http://127.0.0.1:8080).",
+                "When set, the module waits after writing until Traefik reports the router \
+                 C(<name>@file) enabled with this configuration (or gone, for O(state=absent)), \
+                 and fails with Traefik's own error text if Traefik rejects the route.",
+                "The API must answer without authentication, for example C(api.insecure) on a \
+                 loopback entry point.",
+            ]),
             Opt::new("state", Type::STR)
                 .choices(&["present", "absent"])
-                .default(json!("present")),
-            Opt::new("create_dir", Type::BOOL).default(json!(false)),
+                .default(json!("present"))
+                .description(&[
+                    "V(present) writes the route file, V(absent) deletes it (only if this module \
+                     wrote it).",
+                    "With V(absent), only O(name) and O(config_dir) are needed.",
+                ]),
+            Opt::new("create_dir", Type::BOOL)
+                .default(json!(false))
+                .description(&[
+                    "Create O(config_dir) and its missing parents when it does not exist.",
+                    "By default a missing directory is an error, because it usually means a \
+                     wrong path.",
+                ]),
         ],
     )
     .required_if("state", "present", &["rule", "servers"])
+}
+
+pub fn documentation() -> Documentation {
+    let path_header = |name| Return {
+        name,
+        description: "The file path.",
+        returned: "success",
+        ty: "str",
+        ..Return::default()
+    };
+    Documentation {
+        short_description: "Manage a Traefik route file in a file-provider directory",
+        description: &[
+            "Writes one Traefik HTTP route, a router and the load-balanced service it sends \
+             requests to, as C(<name>.toml) into the directory watched by Traefik's file \
+             provider (C(providers.file.directory)).",
+            "Writes are atomic (a temporary file renamed in the same directory), so Traefik never \
+             reads a half-written file, even when the directory is bind-mounted into a container.",
+            "Files this module writes start with a C(# Managed by Tabiri Homelab) header line. A \
+             file without it was written by someone else and is never overwritten or deleted; \
+             the task fails instead.",
+            "The rule is parsed before anything is written, so a typo fails the task instead of \
+             the route.",
+            "The same Rust code backs the Terraform resource C(homelab_traefik_route) of the \
+             C(tabiri/homelab) provider.",
+        ],
+        version_added: "0.1.0",
+        notes: &[],
+        seealso: &[
+            SeeAlso::Link {
+                name: "Traefik file provider",
+                description: "How Traefik reads dynamic configuration from a directory.",
+                link: "https://doc.traefik.io/traefik/providers/file/",
+            },
+            SeeAlso::Link {
+                name: "Traefik router rules",
+                description: "The rule syntax O(rule) accepts.",
+                link: "https://doc.traefik.io/traefik/routing/routers/#rule",
+            },
+        ],
+        check_mode: Attribute {
+            support: Support::Full,
+            details: "Reports the change it would make, and fails as the real run would (bad \
+                      rule, foreign file).",
+        },
+        diff_mode: Attribute {
+            support: Support::Full,
+            details: "The diff shows the route file before and after.",
+        },
+        examples: r#"- name: Route nextcloud.example.org to the Nextcloud container, with a Let's Encrypt certificate
+  tabiri.homelab.traefik_route:
+    name: nextcloud
+    config_dir: /etc/traefik/dynamic
+    rule: Host(`nextcloud.example.org`)
+    entrypoints: [websecure]
+    servers: [http://127.0.0.1:8081]
+    middlewares: [secure-headers]
+    tls_cert_resolver: letsencrypt
+
+- name: Route an API path to two backends and wait until Traefik serves it
+  tabiri.homelab.traefik_route:
+    name: whoami-api
+    config_dir: /etc/traefik/dynamic
+    rule: Host(`whoami.lab.example`) && PathPrefix(`/api`)
+    servers:
+      - http://10.0.0.5:8080
+      - http://10.0.0.6:8080
+    priority: 100
+    traefik_api_url: http://127.0.0.1:8080
+
+- name: Remove a route
+  tabiri.homelab.traefik_route:
+    name: whoami-api
+    config_dir: /etc/traefik/dynamic
+    state: absent
+"#,
+        returns: vec![
+            Return {
+                name: "path",
+                description: "Absolute path of the route file, C(<config_dir>/<name>.toml).",
+                returned: "always",
+                ty: "str",
+                sample: Some(json!("/etc/traefik/dynamic/nextcloud.toml")),
+                ..Return::default()
+            },
+            Return {
+                name: "action",
+                description: "What the module did, or would do in check mode.",
+                returned: "always",
+                ty: "str",
+                choices: &["none", "create", "update", "delete"],
+                sample: Some(json!("create")),
+                ..Return::default()
+            },
+            Return {
+                name: "diff",
+                description: "The route file before and after (the usual Ansible diff, shown \
+                              with C(--diff)).",
+                returned: "in diff mode",
+                ty: "dict",
+                contains: vec![
+                    Return {
+                        name: "before",
+                        description: "The file content before; empty when there was no file.",
+                        returned: "success",
+                        ty: "str",
+                        ..Return::default()
+                    },
+                    Return {
+                        name: "after",
+                        description: "The file content after; empty when the file is deleted.",
+                        returned: "success",
+                        ty: "str",
+                        ..Return::default()
+                    },
+                    path_header("before_header"),
+                    path_header("after_header"),
+                ],
+                ..Return::default()
+            },
+        ],
+    }
 }
 
 fn lab_failure(e: lab::Error) -> Failure {
