@@ -12,7 +12,7 @@ MIRROR_DIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/tabiri/homelab/
 ENV := source scripts/env.sh &&
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-all build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection sanity
+.PHONY: help setup setup-all build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity
 
 help:
 	@echo "make demo     start the local lab and apply it (Traefik + two backends)"
@@ -21,6 +21,7 @@ help:
 	@echo "make install  put the provider into ~/.terraform.d/plugins (filesystem mirror)"
 	@echo "make docs     regenerate docs/ from the provider's schema"
 	@echo "make collection  build the tabiri.homelab Ansible collection into dist/"
+	@echo "make collection-docs  regenerate the collection's sidecar docs and action plugins"
 
 setup:
 	scripts/setup.sh core
@@ -43,8 +44,19 @@ acceptance: setup-all build collection
 
 # The Ansible collection: static musl module binaries for x86_64 and aarch64, packed with
 # the sidecar docs and the arch-dispatch action plugins into dist/tabiri-homelab-VERSION.tar.gz.
-collection: setup-all
+collection: setup-all collection-docs
 	$(ENV) scripts/build-collection.sh --targets "x86_64 aarch64"
+
+# The sidecar docs modules/plugins/modules/<name>.yml and action plugins modules/plugins/action/<name>.py,
+# from each module's definition in modules/src/<name>.rs. Committed: the tarball and ansible-test read them.
+collection-docs:
+	cargo run --quiet -p tabiri-homelab-modules --example collection-docs -- modules/plugins
+
+# Fails when modules/plugins differs from what the module definitions generate now.
+collection-docs-check:
+	tmp=$$(mktemp -d) && cargo run --quiet -p tabiri-homelab-modules --example collection-docs -- $$tmp >/dev/null \
+	  && diff -ru modules/plugins/modules $$tmp/modules && diff -ru modules/plugins/action $$tmp/action \
+	  || { echo "modules/plugins are stale: run 'make collection-docs' and commit the result"; exit 1; }
 
 # ansible-test sanity on the built collection (both ansible-core lines).
 sanity: collection
@@ -62,7 +74,7 @@ docs-check:
 fuzz: setup
 	$(ENV) cd fuzz && cargo +nightly fuzz run decode_value -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 
-test: setup-all lint build unit docs-check acceptance sanity fuzz
+test: setup-all lint build unit docs-check collection-docs-check acceptance sanity fuzz
 	@echo "all tests passed"
 
 install:
