@@ -76,6 +76,8 @@ VERSION="$(sed -n 's/^version:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$SRC/galax
 
 # Modules: one binary per modules/src/bin/<name>.rs that has sidecar docs plugins/modules/<name>.yml
 # (a bin without docs is a helper or an experiment: not packed). Docs without a bin are an error.
+# The docs and action plugins are generated (`make collection-docs`, which `make collection` runs
+# first); this script packs the committed ones.
 bins=()
 if [ -d "$SRC/src/bin" ]; then
   for f in "$SRC"/src/bin/*.rs; do [ -e "$f" ] && bins+=("$(basename "$f" .rs)"); done
@@ -88,12 +90,12 @@ for f in "$SRC"/plugins/modules/*.yml; do
   if [ "$PLACEHOLDERS" != 1 ]; then
     case " ${bins[*]} " in *" $m "*) ;; *) die "modules/plugins/modules/$m.yml documents a module without modules/src/bin/$m.rs" ;; esac
   fi
-  [ -f "$SRC/plugins/action/$m.py" ] || die "module $m has no action plugin: add modules/plugins/action/$m.py (see the others)"
+  [ -f "$SRC/plugins/action/$m.py" ] || die "module $m has no action plugin modules/plugins/action/$m.py: run 'make collection-docs'"
   modules+=("$m")
 done
 [ "${#modules[@]}" -gt 0 ] || die "no modules: no modules/plugins/modules/*.yml"
 for b in ${bins[@]+"${bins[@]}"}; do
-  case " ${modules[*]} " in *" $b "*) ;; *) log "not packing modules/src/bin/$b.rs: no modules/plugins/modules/$b.yml" ;; esac
+  case " ${modules[*]} " in *" $b "*) ;; *) log "not packing modules/src/bin/$b.rs: no modules/plugins/modules/$b.yml (list it in modules/src/docs.rs MODULES, run 'make collection-docs')" ;; esac
 done
 log "collection tabiri.homelab $VERSION: modules ${modules[*]}; targets ${arches[*]}"
 
