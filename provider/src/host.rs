@@ -154,12 +154,11 @@ pub fn plan(change: &mut PlanChange<'_>) {
     change.planned.set_attr(PUBLIC_KEY, key);
 }
 
-/// Fills the Terraform-side host attributes of a state built from what was found on the
-/// host: the `host` block as `kept` (the plan or prior state) has it, which no file records,
-/// and the key the host presented.
-pub fn carry_over(state: &mut Value, kept: &Value, public_key: Value) {
-    state.set_attr(BLOCK, kept.get_attr(BLOCK).cloned().unwrap_or(Value::Null));
-    state.set_attr(PUBLIC_KEY, public_key);
+/// `content_sha256` of a resource that is one whole file on a host: how a hand edit shows.
+pub fn content_sha256_attribute() -> Attribute {
+    Attribute::computed("content_sha256", Type::String).description(
+        "SHA-256 of the file's bytes. A hand edit of the file changes it, so the next plan shows an update.",
+    )
 }
 
 /// A resource's host, ready to act on.

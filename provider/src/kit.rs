@@ -222,9 +222,9 @@ impl Kit {
         }
     }
 
-    /// A state value from the arguments as found plus the outputs; `timeouts` and the
-    /// `host` block, which no backend records, come from `keep` (the plan, the prior
-    /// state, or the located value of an import).
+    /// A state value from the arguments as found plus the outputs; `timeouts`, the `host`
+    /// block and `host_public_key`, which no backend records, come from `keep` (the plan,
+    /// the prior state, or an import's [`ImportedFile::located`]).
     pub fn state(
         &self,
         args: &impl Serialize,
@@ -244,7 +244,7 @@ impl Kit {
             }
         }
         let mut value = serde_bridge::from_json(&json, &self.value_type).map_err(cannot)?;
-        for carried in ["timeouts", host::BLOCK] {
+        for carried in ["timeouts", host::BLOCK, host::PUBLIC_KEY] {
             if self.not_arguments.iter().any(|n| n == carried) {
                 value.set_attr(
                     carried,
@@ -313,15 +313,42 @@ impl Kit {
         }
     }
 
-    /// For an on-host import: the value holding the `host` block an import ID names, the
-    /// path, and the host (see `host::locate_import`).
-    pub fn locate_import(
-        &self,
-        id: &str,
-        example: &str,
-    ) -> Result<(Value, std::path::PathBuf, Connected), Diagnostics> {
-        host::locate_import(&self.provider, id, example)
+    /// For the import of a file on a host: the file an import ID
+    /// (`[user@]address[:port]:/abs/path`, or a local path like `example`) names.
+    pub async fn import_file(&self, id: &str, example: &str) -> Result<ImportedFile, Diagnostics> {
+        let (mut located, path, on) = host::locate_import(&self.provider, id, example)?;
+        let cannot = |detail: String| {
+            Diagnostics::from(Diagnostic::error(
+                format!("Cannot import {}", self.definition.type_name),
+                detail,
+            ))
+        };
+        let (bytes, key) = on
+            .read_file(&path)
+            .await
+            .map_err(|e| cannot(e.to_string()))?;
+        let bytes = bytes.ok_or_else(|| {
+            cannot(format!(
+                "there is no file at {} on {}",
+                path.display(),
+                on.host.name()
+            ))
+        })?;
+        located.set_attr(host::PUBLIC_KEY, key);
+        Ok(ImportedFile {
+            located,
+            path,
+            bytes,
+        })
     }
+}
+
+/// A file an import ID named, read from its host.
+pub struct ImportedFile {
+    /// The `host` block and `host_public_key` to record (the `keep` of [`Kit::state`]).
+    pub located: Value,
+    pub path: std::path::PathBuf,
+    pub bytes: Vec<u8>,
 }
 
 /// Field errors as diagnostics at the top-level attribute, the whole path in the message

@@ -26,6 +26,11 @@ impl Drop for Traefik {
     }
 }
 
+/// The deadline of a wait in these tests, named as the setting a user would raise.
+fn within(length: Duration) -> Deadline {
+    Deadline::after(length, "wait_timeout")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -102,13 +107,9 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     let path = route.file_path();
 
     converge(Some(&route), &path);
-    wait_until_routed(
-        &api,
-        &route,
-        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
-    )
-    .await
-    .unwrap();
+    wait_until_routed(&api, &route, &within(Duration::from_secs(15)))
+        .await
+        .unwrap();
     let front = format!("http://127.0.0.1:{web}/");
     assert_eq!(get(&front, "whoami.lab").await, (200, "from a".into()));
 
@@ -116,26 +117,18 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     route.servers = vec![backend_b.clone()];
     route.pass_host_header = false;
     converge(Some(&route), &path);
-    wait_until_routed(
-        &api,
-        &route,
-        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
-    )
-    .await
-    .unwrap();
+    wait_until_routed(&api, &route, &within(Duration::from_secs(15)))
+        .await
+        .unwrap();
     assert_eq!(get(&front, "whoami.lab").await, (200, "from b".into()));
 
     // A route Traefik rejects is reported with Traefik's own words.
     route.middlewares = vec!["nope".into()];
     converge(Some(&route), &path);
-    let err = wait_until_routed(
-        &api,
-        &route,
-        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&api, &route, &within(Duration::from_secs(15)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(
             "reports router whoami@file as disabled: middleware \"nope@file\" does not exist"
@@ -144,12 +137,8 @@ async fn real_traefik_loads_routes_and_reports_rejections() {
     );
 
     converge(None, &path);
-    wait_until_unrouted(
-        &api,
-        "whoami",
-        &Deadline::after(Duration::from_secs(15), "wait_timeout"),
-    )
-    .await
-    .unwrap();
+    wait_until_unrouted(&api, "whoami", &within(Duration::from_secs(15)))
+        .await
+        .unwrap();
     assert_eq!(get(&front, "whoami.lab").await.0, 404);
 }

@@ -9,6 +9,11 @@ use lab::deadline::Deadline;
 use lab::traefik_route::{wait_until_routed, wait_until_unrouted, TraefikRoute};
 use serde_json::json;
 
+/// The deadline of a wait in these tests, named as the setting a user would raise.
+fn within(length: Duration) -> Deadline {
+    Deadline::after(length, "wait_timeout")
+}
+
 fn route() -> TraefikRoute {
     serde_json::from_value(json!({
         "name": "whoami",
@@ -65,13 +70,9 @@ async fn returns_once_traefik_serves_this_version() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
-    )
-    .await
-    .unwrap();
+    wait_until_routed(&api, &route(), &within(Duration::from_secs(5)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -91,13 +92,9 @@ async fn an_older_disabled_version_is_waited_out_not_reported() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
-    )
-    .await
-    .unwrap();
+    wait_until_routed(&api, &route(), &within(Duration::from_secs(5)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -119,14 +116,10 @@ async fn traefik_rejecting_this_version_fails_at_once_with_its_words() {
     })
     .await;
     let start = Instant::now();
-    let err = wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_secs(10), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&api, &route(), &within(Duration::from_secs(10)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(
         err,
@@ -152,14 +145,10 @@ async fn a_warning_is_a_rejection_too() {
         _ => (404, "{}".into()),
     })
     .await;
-    let err = wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_secs(10), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&api, &route(), &within(Duration::from_secs(10)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.ends_with("reports router whoami@file as warning: entryPoint \"bogus\" doesn't exist"),
         "{err}"
@@ -169,14 +158,10 @@ async fn a_warning_is_a_rejection_too() {
 #[tokio::test]
 async fn timeout_says_what_it_waited_for_and_what_it_saw() {
     let api = support::serve(|_, _| (404, "{\"message\":\"router not found\"}".into())).await;
-    let err = wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_millis(300), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&api, &route(), &within(Duration::from_millis(300)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("timed out after "), "{err}");
     assert!(
         err.ends_with(&format!(
@@ -196,14 +181,10 @@ async fn timeout_on_a_stale_version_points_at_the_likely_cause() {
         _ => (404, "{}".into()),
     })
     .await;
-    let err = wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_millis(300), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&api, &route(), &within(Duration::from_millis(300)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(
             "last seen: Traefik still runs another version of whoami@file (rule is \
@@ -223,14 +204,10 @@ async fn unreachable_api_times_out_with_the_connection_error() {
         .unwrap()
         .port();
     let api = format!("http://127.0.0.1:{port}");
-    let err = wait_until_routed(
-        &api,
-        &route(),
-        &Deadline::after(Duration::from_millis(300), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&api, &route(), &within(Duration::from_millis(300)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(&format!("last seen: GET {api}{ROUTER}: ")),
         "{err}"
@@ -242,14 +219,10 @@ async fn auth_failure_is_final_and_hides_the_password() {
     let api = support::serve(|_, _| (401, "401 Unauthorized".into())).await;
     let with_creds = api.replace("http://", "http://admin:hunter2@");
     let start = Instant::now();
-    let err = wait_until_routed(
-        &with_creds,
-        &route(),
-        &Deadline::after(Duration::from_secs(10), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_routed(&with_creds, &route(), &within(Duration::from_secs(10)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(!err.contains("hunter2"), "{err}");
     assert!(err.contains("admin:redacted@"), "{err}");
@@ -274,7 +247,7 @@ async fn api_url_with_a_path_prefix_is_extended() {
     wait_until_routed(
         &format!("{api}/traefik/"),
         &route(),
-        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
+        &within(Duration::from_secs(5)),
     )
     .await
     .unwrap();
@@ -287,23 +260,15 @@ async fn waits_until_the_router_is_gone() {
         _ => (404, "{}".into()),
     })
     .await;
-    wait_until_unrouted(
-        &api,
-        "whoami",
-        &Deadline::after(Duration::from_secs(5), "wait_timeout"),
-    )
-    .await
-    .unwrap();
+    wait_until_unrouted(&api, "whoami", &within(Duration::from_secs(5)))
+        .await
+        .unwrap();
 
     let api = support::serve(|_, _| (200, router_json("Host(`x`)", "enabled", &[]))).await;
-    let err = wait_until_unrouted(
-        &api,
-        "whoami",
-        &Deadline::after(Duration::from_millis(250), "wait_timeout"),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = wait_until_unrouted(&api, "whoami", &within(Duration::from_millis(250)))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("timed out after "), "{err}");
     assert!(
         err.ends_with(&format!(

@@ -13,6 +13,7 @@ use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
+use crate::host;
 use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_prometheus_target";
@@ -103,9 +104,7 @@ impl ManagedResource for PrometheusTargetResource {
             outputs: vec![
                 Attribute::computed("id", Type::String)
                     .description("The target file's absolute path: `file_sd_dir/job.json`."),
-                Attribute::computed("content_sha256", Type::String).description(
-                    "SHA-256 of the file's bytes. A hand edit of the file changes it, so the next plan shows an update.",
-                ),
+                host::content_sha256_attribute(),
             ],
             on_host: true,
             ..Definition::default()
@@ -174,27 +173,20 @@ impl ManagedResource for PrometheusTargetResource {
     }
 
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
-        let (located, path, on) = kit.locate_import(id, "/etc/prometheus/file_sd/node.json")?;
-        let cannot = |e| lab_error("Cannot import the Prometheus target file", e);
-        let (bytes, key) = on.read_file(&path).await.map_err(cannot)?;
-        let bytes = bytes.ok_or_else(|| {
+        let file = kit
+            .import_file(id, "/etc/prometheus/file_sd/node.json")
+            .await?;
+        let found = target::parse_target_file(&file.path, &file.bytes).map_err(|reason| {
             Diagnostics::from(Diagnostic::error(
                 "Cannot import the Prometheus target file",
-                format!(
-                    "there is no file at {} on {}",
-                    path.display(),
-                    on.host.name()
-                ),
+                format!("cannot import {}: {reason}", file.path.display()),
             ))
         })?;
-        let found = target::parse_target_file(&path, &bytes).map_err(|reason| {
-            Diagnostics::from(Diagnostic::error(
-                "Cannot import the Prometheus target file",
-                format!("cannot import {}: {reason}", path.display()),
-            ))
-        })?;
-        let mut state = state_from(kit, &found, &lab::files::sha256_hex(&bytes), &located)?;
-        state.set_attr(crate::host::PUBLIC_KEY, key);
-        Ok(state)
+        state_from(
+            kit,
+            &found,
+            &lab::files::sha256_hex(&file.bytes),
+            &file.located,
+        )
     }
 }

@@ -13,6 +13,7 @@ use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
+use crate::host;
 use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_traefik_route";
@@ -128,9 +129,7 @@ impl ManagedResource for TraefikRouteResource {
                     .description("The route file's absolute path."),
                 Attribute::computed("config_path", Type::String)
                     .description("The route file's absolute path: `config_dir/name.toml`."),
-                Attribute::computed("content_sha256", Type::String).description(
-                    "SHA-256 of the file's bytes. A hand edit of the file changes it, so the next plan shows an update.",
-                ),
+                host::content_sha256_attribute(),
             ],
             on_host: true,
             ..Definition::default()
@@ -218,15 +217,14 @@ impl ManagedResource for TraefikRouteResource {
     }
 
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
-        let (located, path, target) = kit.locate_import(id, "/etc/traefik/dynamic/whoami.toml")?;
-        let cannot = |e| lab_error("Cannot import the Traefik route", e);
-        let (bytes, public_key) = target.read_file(&path).await.map_err(cannot)?;
-        let bytes = bytes.ok_or_else(|| cannot(route::no_file_to_import(&path)))?;
-        let file = RouteFile::from_bytes(&path, &bytes);
+        let imported = kit
+            .import_file(id, "/etc/traefik/dynamic/whoami.toml")
+            .await?;
+        let file = RouteFile::from_bytes(&imported.path, &imported.bytes);
         let sha256 = file.sha256.clone();
-        let imported = file.importable().map_err(cannot)?;
-        let mut state = state_from(kit, &imported, &sha256, &located)?;
-        state.set_attr(crate::host::PUBLIC_KEY, public_key);
-        Ok(state)
+        let route = file
+            .importable()
+            .map_err(|e| lab_error("Cannot import the Traefik route", e))?;
+        state_from(kit, &route, &sha256, &imported.located)
     }
 }
