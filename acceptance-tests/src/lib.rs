@@ -4,6 +4,7 @@
 //! Assertions read `terraform show -json`.
 
 pub mod ansible;
+pub mod docker;
 pub mod fakepve;
 pub mod http;
 pub mod moto;

@@ -217,14 +217,41 @@ pub fn locate_import(
     example: &str,
 ) -> Result<(Value, PathBuf, Connected), Diagnostics> {
     let (args, path) = target::parse_remote_path(id).map_err(|e| {
-        Diagnostics::from(Diagnostic::error(
-            "Invalid import ID",
-            format!(
-                "The import ID is the file's absolute path ({example}), or \
-                 [user@]address[:port]:/abs/path for a file on a host over SSH; {id:?}: {e}."
-            ),
+        invalid_id(format!(
+            "The import ID is the file's absolute path ({example}), or \
+             [user@]address[:port]:/abs/path for a file on a host over SSH; {id:?}: {e}."
         ))
     })?;
+    let (located, connected) = locate(state, args)?;
+    Ok((located, path, connected))
+}
+
+/// [`locate_import`] for things named on a host (a Compose project): `name`, or
+/// `[user@]address[:port]:name`.
+pub fn locate_named_import(
+    state: &ProviderState,
+    id: &str,
+    example: &str,
+) -> Result<(Value, String, Connected), Diagnostics> {
+    let (args, name) = target::parse_remote_name(id).map_err(|e| {
+        invalid_id(format!(
+            "The import ID is the name ({example}), or [user@]address[:port]:name for one on \
+             a host over SSH; {id:?}: {e}."
+        ))
+    })?;
+    let (located, connected) = locate(state, args)?;
+    Ok((located, name, connected))
+}
+
+fn invalid_id(detail: String) -> Diagnostics {
+    Diagnostic::error("Invalid import ID", detail).into()
+}
+
+/// The value holding the `host` block for `args` (null: the local machine), and the host.
+fn locate(
+    state: &ProviderState,
+    args: Option<HostArgs>,
+) -> Result<(Value, Connected), Diagnostics> {
     let host_block = match args {
         None => Value::Null,
         Some(args) => {
@@ -236,5 +263,5 @@ pub fn locate_import(
     let mut located = Value::Object(Default::default());
     located.set_attr(BLOCK, host_block);
     let connected = connect(state, &located)?;
-    Ok((located, path, connected))
+    Ok((located, connected))
 }

@@ -68,6 +68,10 @@ impl Provider for HomelabProvider {
                 state.clone(),
             ),
             kit::resource(
+                resources::compose_stack::ComposeStackResource,
+                state.clone(),
+            ),
+            kit::resource(
                 resources::aws_instance::AwsInstanceResource::new(state.clone()),
                 state.clone(),
             ),

@@ -68,6 +68,11 @@ pub enum Error {
     #[error("{host}: {message}")]
     Host { host: String, message: String },
 
+    /// A Compose project on a host could not be brought where it should be; `message`
+    /// says why (Compose's own words where it gave them).
+    #[error("compose project {project}: {message}")]
+    Compose { project: String, message: String },
+
     /// A wait ran out (or was stopped); says what it waited for, the timeout and the
     /// last thing it saw.
     #[error(transparent)]

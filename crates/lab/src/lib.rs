@@ -13,6 +13,7 @@
 //!
 //! - `aws` (feature `aws`): EC2 instances, security groups, AMI lookups and Route 53
 //!   records through the official AWS SDK (`homelab_aws_*`, `homelab_route53_*`).
+//! - [`compose`]: Docker Compose stacks on a host (`homelab_compose_stack`).
 //! - [`deadline`]: the one deadline type of every wait, naming its setting and carrying
 //!   the caller's stop signal.
 //! - [`validation`]: field errors with the path of the argument they concern.
@@ -40,6 +41,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod compose;
 pub mod deadline;
 pub mod docker_logging;
 pub mod duration;

@@ -3,6 +3,7 @@
 
 pub mod aws_instance;
 pub mod aws_security_group;
+pub mod compose_stack;
 pub mod prometheus_target;
 pub mod proxmox_guest;
 pub mod proxmox_lxc;

@@ -405,20 +405,36 @@ pub fn parse_remote_path(text: &str) -> Result<(Option<HostArgs>, PathBuf), Stri
         return Ok((None, PathBuf::from(text)));
     }
     let (remote, path) = text.split_once(":/").ok_or(FORM)?;
+    let args = parse_location(remote, FORM)?;
+    Ok((Some(args), PathBuf::from(format!("/{path}"))))
+}
+
+/// A named thing on a host (a Compose project): `[user@]address[:port]:name`, or `name`
+/// for the local machine (`None`).
+pub fn parse_remote_name(text: &str) -> Result<(Option<HostArgs>, String), String> {
+    const FORM: &str = "expected name or [user@]address[:port]:name";
+    match text.rsplit_once(':') {
+        None => Ok((None, text.to_string())),
+        Some((_, "")) => Err(FORM.into()),
+        Some((remote, name)) => Ok((Some(parse_location(remote, FORM)?), name.to_string())),
+    }
+}
+
+/// `[user@]address[:port]` (`[IPv6]:port` for IPv6 with a port).
+fn parse_location(remote: &str, form: &str) -> Result<HostArgs, String> {
     let (user, location) = match remote.split_once('@') {
         Some((user, rest)) => (Some(user), rest),
         None => (None, remote),
     };
     let port = |p: &str| {
         p.parse::<i64>()
-            .map_err(|_| format!("{p:?} is not a port; {FORM}"))
+            .map_err(|_| format!("{p:?} is not a port; {form}"))
     };
     let (address, port) = if let Some(rest) = location.strip_prefix('[') {
-        // [IPv6]:port
-        let (address, tail) = rest.split_once(']').ok_or(FORM)?;
+        let (address, tail) = rest.split_once(']').ok_or(form)?;
         match tail {
             "" => (address, None),
-            _ => (address, Some(port(tail.strip_prefix(':').ok_or(FORM)?)?)),
+            _ => (address, Some(port(tail.strip_prefix(':').ok_or(form)?)?)),
         }
     } else {
         match location.rsplit_once(':') {
@@ -440,7 +456,7 @@ pub fn parse_remote_path(text: &str) -> Result<(Option<HostArgs>, PathBuf), Stri
             .collect::<Vec<_>>()
             .join("; "));
     }
-    Ok((Some(args), PathBuf::from(format!("/{path}"))))
+    Ok(args)
 }
 
 impl SshDefaults {
