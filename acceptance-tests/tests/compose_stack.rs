@@ -4,8 +4,13 @@
 //! rolled back with the previous version still serving; bad input refused at plan; secrets
 //! never printed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use acceptance_tests::docker::DockerEngine;
-use acceptance_tests::ssh_hosts::SshHost;
+use acceptance_tests::procs::wait_for;
+use acceptance_tests::ssh_hosts::{ensure_sudo_user, SshHost, SUDO_USER};
 use acceptance_tests::Workspace;
 
 const STACK: &str = "homelab_compose_stack.web";
@@ -41,6 +46,7 @@ fn compose(port: u16, web_command: &str) -> String {
       interval: 1s
       timeout: 1s
       retries: 3
+      start_period: 10s
   worker:
     image: tabiri-test/worker:1
     command: ["sh", "-c", "while true; do sleep 1; done"]
@@ -54,6 +60,8 @@ const HTTPD: &str = r#"["httpd", "-f", "-p", "8080", "-h", "/www"]"#;
 
 struct Config<'a> {
     host: &'a SshHost,
+    /// Who logs in (`root`, or the sudo user with `sudo = true`).
+    user: &'a str,
     compose: String,
     mode: &'a str,
     page: &'a str,
@@ -89,7 +97,8 @@ provider "homelab" {{
 resource "homelab_compose_stack" "web" {{
   host {{
     address = "{address}"
-    user    = "root"
+    user    = "{user}"
+    sudo    = {sudo}
   }}
   project     = "web"
   project_dir = "{dir}"
@@ -109,6 +118,8 @@ EOT
 output "services" {{ value = homelab_compose_stack.web.services }}
 "#,
             address = self.host.address,
+            user = self.user,
+            sudo = self.user != "root",
             dir = dir.display(),
             // Terraform interpolates `${...}` in a heredoc; Compose is to see it.
             compose = self.compose.replace("${", "$${"),
@@ -155,6 +166,7 @@ fn lifecycle_apply_plan_import_destroy() {
     let ws = workspace(&host);
     let config = Config {
         host: &host,
+        user: "root",
         compose: compose(18081, HTTPD),
         mode: "steady",
         page: "hello",
@@ -210,6 +222,7 @@ fn every_change_recreates_exactly_what_it_touches() {
     let ws = workspace(&host);
     let mut config = Config {
         host: &host,
+        user: "root",
         compose: compose(18082, HTTPD),
         mode: "steady",
         page: "one",
@@ -313,6 +326,7 @@ fn a_bad_version_never_replaces_the_running_one() {
     let ws = workspace(&host);
     let mut config = Config {
         host: &host,
+        user: "root",
         compose: compose(18083, HTTPD),
         mode: "steady",
         page: "good",
@@ -376,6 +390,7 @@ fn bad_input_fails_at_plan_with_its_path() {
     let ws = workspace(&host);
     let config = Config {
         host: &host,
+        user: "root",
         compose: compose(18086, HTTPD),
         mode: "m",
         page: "p",
@@ -412,4 +427,113 @@ fn bad_input_fails_at_plan_with_its_path() {
     }
     // Refused at plan: nothing reached the host.
     assert!(!host.dir.join("stacks/web").exists());
+}
+
+#[test]
+fn secrets_never_print_and_a_sudo_user_deploys() {
+    ensure_sudo_user();
+    let (host, engine) = start();
+    let mut ws = workspace(&host);
+    let trace = ws.path().join("trace.log");
+    ws.env("TF_LOG", "trace");
+    ws.env("TF_LOG_PATH", trace.display().to_string());
+    let config = Config {
+        host: &host,
+        user: SUDO_USER,
+        compose: compose(18087, HTTPD),
+        mode: "steady",
+        page: "sudo",
+        wait_timeout: "40s",
+    };
+    ws.config(&config.hcl());
+
+    // Every command line on the machine while Terraform works, sampled.
+    let seen = Arc::new(Mutex::new(String::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (seen, stop) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(out) = std::process::Command::new("ps")
+                    .args(["-eo", "args"])
+                    .output()
+                {
+                    seen.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&out.stdout));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let applied = ws.apply();
+    let plan = ws.ok(&["plan", "-no-color"]);
+    stop.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+    assert_eq!(page(&host, 18087), "sudo");
+    assert_eq!(engine.containers("web").len(), 2);
+
+    let log = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert!(log.contains("homelab"), "no trace log");
+    let processes = seen.lock().unwrap().clone();
+    assert!(
+        processes.contains("docker"),
+        "the sampler saw no docker command"
+    );
+    for (what, text) in [
+        ("apply", &applied),
+        ("plan", &plan),
+        ("trace log", &log),
+        ("ps", &processes),
+    ] {
+        assert!(
+            !text.contains(GREETING_SECRET),
+            "the secret is in the {what}"
+        );
+    }
+    ws.destroy();
+}
+
+#[test]
+fn a_cut_connection_mid_apply_converges_next_time() {
+    let (host, engine) = start();
+    let ws = workspace(&host);
+    // `web` takes a few seconds to become healthy: long enough to cut the session.
+    let slow = r#"["sh", "-c", "sleep 4; exec httpd -f -p 8080 -h /www"]"#;
+    let config = Config {
+        host: &host,
+        user: "root",
+        compose: compose(18088, slow),
+        mode: "steady",
+        page: "after the cut",
+        wait_timeout: "40s",
+    };
+    ws.config(&config.hcl());
+    let mut apply = ws.spawn(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    wait_for("the project's containers", Duration::from_secs(60), || {
+        (!engine.containers("web").is_empty()).then_some(())
+    });
+    assert!(host.kill_sessions() > 0, "no SSH session to cut");
+    let status = apply.wait().expect("terraform");
+    let log = std::fs::read_to_string(ws.path().join("command.log")).unwrap_or_default();
+    assert!(
+        !status.success(),
+        "the apply survived a cut connection: {log}"
+    );
+    assert!(
+        flat(&log).contains(&format!("ssh root@{}:22", host.address)),
+        "{log}"
+    );
+
+    ws.apply();
+    assert_eq!(page(&host, 18088), "after the cut");
+    ws.expect_empty_plan();
+    // Nothing half-written is left beside the project.
+    let leftovers: Vec<String> = std::fs::read_dir(host.dir.join("stacks"))
+        .expect("stacks")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, vec!["web".to_string()]);
+    ws.destroy();
 }

@@ -33,6 +33,8 @@ pub enum Type {
     List(Scalar),
     /// `type: dict` whose values are converted to the scalar (str for labels, headers).
     Dict(Scalar),
+    /// `type: dict` kept as it is, nested values and all (a compose file as a dict).
+    Document,
 }
 
 impl Type {
@@ -47,7 +49,7 @@ impl Type {
         match self {
             Type::Scalar(s) => s.ansible_name(),
             Type::List(_) => "list",
-            Type::Dict(_) => "dict",
+            Type::Dict(_) | Type::Document => "dict",
         }
     }
 }
@@ -164,6 +166,22 @@ impl Spec {
             value,
             requirements,
             any: false,
+        });
+        self
+    }
+
+    /// Like [`Spec::required_if`], satisfied by any one of `requirements`.
+    pub fn required_if_any(
+        mut self,
+        key: &'static str,
+        value: &'static str,
+        requirements: &'static [&'static str],
+    ) -> Self {
+        self.required_if.push(RequiredIf {
+            key,
+            value,
+            requirements,
+            any: true,
         });
         self
     }
@@ -455,6 +473,10 @@ fn convert(opt: &Opt, raw: Value, warnings: &mut Vec<String>) -> Result<Value, S
             }
             Ok(Value::Array(out))
         }
+        Type::Document => match &raw {
+            Value::Object(_) => Ok(raw.clone()),
+            other => Err(unable(other, "it is not a dict".into())),
+        },
         Type::Dict(elem) => {
             let map = match &raw {
                 Value::Object(map) => map.clone(),

@@ -14,13 +14,14 @@
 use serde_json::Value;
 
 use crate::args::{Opt, Spec, Type};
-use crate::{docker_logging, health_check, prometheus_target, traefik_route};
+use crate::{compose_stack, docker_logging, health_check, prometheus_target, traefik_route};
 
 /// A module's one definition: its `spec` and its `documentation`.
 pub type Definition = (fn() -> Spec, fn() -> Documentation);
 
 /// Every module of the collection; the generator writes both files for each.
 pub const MODULES: &[Definition] = &[
+    (compose_stack::spec, compose_stack::documentation),
     (docker_logging::spec, docker_logging::documentation),
     (health_check::spec, health_check::documentation),
     (prometheus_target::spec, prometheus_target::documentation),
@@ -247,7 +248,16 @@ fn option_description(spec: &Spec, opt: &Opt) -> Vec<String> {
         }
     }
     for rule in spec.required_if.iter().filter(|r| has(r.requirements)) {
-        out.push(format!("Required when O({}={}).", rule.key, rule.value));
+        if rule.any && rule.requirements.len() > 1 {
+            out.push(format!(
+                "One of {} is required when O({}={}).",
+                options(rule.requirements),
+                rule.key,
+                rule.value
+            ));
+        } else {
+            out.push(format!("Required when O({}={}).", rule.key, rule.value));
+        }
     }
     if opt.no_log {
         out.push(NO_LOG_NOTE.to_owned());

@@ -3,13 +3,16 @@
 //! JSON schema) plus the Ansible-only options listed here. The specs are written out in
 //! Rust so the binaries carry no schema generator; this test keeps them honest.
 
+use lab::compose::ComposeStack;
 use lab::docker_logging::DockerLogging;
 use lab::health_check::HealthCheck;
 use lab::prometheus_target::PrometheusTarget;
 use lab::traefik_route::TraefikRoute;
 use serde_json::Value;
 use tabiri_homelab_modules::args::{Scalar, Spec, Type};
-use tabiri_homelab_modules::{docker_logging, health_check, prometheus_target, traefik_route};
+use tabiri_homelab_modules::{
+    compose_stack, docker_logging, health_check, prometheus_target, traefik_route,
+};
 
 fn schema<T: schemars::JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).unwrap()
@@ -50,7 +53,7 @@ fn expected_json_type(ty: Type) -> &'static str {
         Type::Scalar(Scalar::Float) => "number",
         Type::Scalar(Scalar::Bool) => "boolean",
         Type::List(_) => "array",
-        Type::Dict(_) => "object",
+        Type::Dict(_) | Type::Document => "object",
     }
 }
 
@@ -152,6 +155,19 @@ fn health_check_options_are_the_check_fields() {
         .map(|o| o.name)
         .collect();
     assert_eq!(no_log, ["url_password"]);
+}
+
+#[test]
+fn compose_stack_options_are_the_stack_fields() {
+    let spec = compose_stack::spec();
+    assert_matches(&spec, &schema::<ComposeStack>(), &["definition", "state"]);
+    let no_log: Vec<&str> = spec
+        .options
+        .iter()
+        .filter(|o| o.no_log)
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(no_log, ["env", "files"]);
 }
 
 #[test]

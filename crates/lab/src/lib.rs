@@ -50,7 +50,7 @@ pub mod file_plan;
 pub mod files;
 #[cfg(feature = "blocking-http")]
 pub mod health_check;
-#[cfg(feature = "hosts")]
+#[cfg(feature = "host-api")]
 pub mod host;
 #[cfg(feature = "blocking-http")]
 pub mod http;

@@ -544,6 +544,12 @@ async fn restore(
     Ok(())
 }
 
+/// `docker compose stop` or `restart` on the project as its directory declares it.
+pub async fn compose_verb(host: &dyn Host, stack: &ComposeStack, verb: &str) -> Result<(), Error> {
+    run_checked(host, &compose_command(stack, &stack.dir(), &[verb])).await?;
+    Ok(())
+}
+
 /// `down` (named volumes kept unless `remove_volumes`), then the project directory removed.
 pub async fn destroy(host: &dyn Host, stack: &ComposeStack) -> Result<(), Error> {
     let dir = stack.dir();

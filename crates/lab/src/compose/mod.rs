@@ -12,11 +12,11 @@
 //! - [`plan`]: per service create / recreate (with the reason) / start / remove orphan /
 //!   unchanged, and which files change. This is Terraform's plan and Ansible's check and
 //!   diff mode; nothing is run with `--dry-run`.
-//! - `apply` (feature `hosts`): read the actual state in one remote command, stage and
+//! - `apply` (feature `host-api`): read the actual state in one remote command, stage and
 //!   validate a new version before switching to it, `up --wait`, roll back to the previous
 //!   files when the services do not become healthy, `down`.
 
-#[cfg(feature = "hosts")]
+#[cfg(feature = "host-api")]
 pub mod apply;
 pub mod model;
 pub mod plan;

@@ -1,6 +1,8 @@
-//! The machine the surface runs on. Every filesystem call runs on tokio's blocking pool,
-//! never on the runtime's worker threads (a slow NFS mount must not stall other
-//! resources' network I/O).
+//! The machine the surface runs on. With an async runtime (feature `runtime`: the
+//! provider) every filesystem call and process runs on tokio's blocking pool, never on the
+//! runtime's worker threads (a slow NFS mount must not stall other resources' network
+//! I/O). Without one (the Ansible modules, one task per process) the same calls run in
+//! place.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,7 @@ use crate::{file_plan, files, Error};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Local;
 
+#[cfg(feature = "runtime")]
 async fn blocking<T, F>(what: &'static str, f: F) -> Result<T, Error>
 where
     T: Send + 'static,
@@ -22,6 +25,14 @@ where
             message: format!("{what}: the worker thread failed: {e}"),
         })
     })
+}
+
+#[cfg(not(feature = "runtime"))]
+async fn blocking<T, F>(_what: &'static str, f: F) -> Result<T, Error>
+where
+    F: FnOnce() -> Result<T, Error>,
+{
+    f()
 }
 
 #[async_trait::async_trait]
@@ -85,43 +96,48 @@ impl Host for Local {
     }
 
     async fn run(&self, command: &Command) -> Result<Output, Error> {
-        let Some((program, args)) = command.argv.split_first() else {
+        if command.argv.is_empty() {
             return Err(Error::Host {
                 host: self.name(),
                 message: "cannot run an empty command".into(),
             });
-        };
-        let mut child = tokio::process::Command::new(program);
-        child
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        for (name, value) in &command.env {
-            child.env(name, value.expose());
         }
-        let spawn_error = |e: std::io::Error| Error::Host {
-            host: "local".into(),
-            message: format!("cannot run `{}`: {e}", command.display()),
-        };
-        let mut child = child.spawn().map_err(spawn_error)?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let input = command.stdin.clone();
-        // Feed stdin while the output is read, so a command that writes a lot before it
-        // reads everything cannot deadlock against us.
-        let feeder = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let _ = stdin.write_all(&input).await;
-        });
-        let output = child.wait_with_output().await.map_err(spawn_error)?;
-        let _ = feeder.await;
-        Ok(Output {
-            status: output.status.code().map(|c| c as u32),
-            stdout: output.stdout,
-            stderr: output.stderr,
-        })
+        let command = command.clone();
+        blocking("running", move || run_to_end(&command)).await
     }
+}
+
+/// Runs `command` to its end, feeding its stdin from another thread while the output is
+/// read, so a command that writes a lot before it reads everything cannot deadlock.
+fn run_to_end(command: &Command) -> Result<Output, Error> {
+    let (program, args) = command.argv.split_first().expect("a non-empty command");
+    let mut child = std::process::Command::new(program);
+    child
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in &command.env {
+        child.env(name, value.expose());
+    }
+    let spawn_error = |e: std::io::Error| Error::Host {
+        host: "local".into(),
+        message: format!("cannot run `{}`: {e}", command.display()),
+    };
+    let mut child = child.spawn().map_err(spawn_error)?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let input = command.stdin.clone();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().map_err(spawn_error)?;
+    let _ = feeder.join();
+    Ok(Output {
+        status: output.status.code().map(|c| c as u32),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,9 @@
 //! `local`), what was being done and what the host said.
 
 mod local;
+#[cfg(feature = "hosts")]
 pub mod ssh;
+#[cfg(feature = "hosts")]
 pub mod target;
 
 use std::path::Path;
