@@ -69,7 +69,19 @@ struct Config<'a> {
     wait_timeout: &'a str,
 }
 
-impl Config<'_> {
+impl<'a> Config<'a> {
+    /// Root on `host`, serving `page` on `port`, the worker in mode `steady`.
+    fn new(host: &'a SshHost, port: u16, page: &'a str) -> Self {
+        Self {
+            host,
+            user: "root",
+            compose: compose(port, HTTPD),
+            mode: "steady",
+            page,
+            wait_timeout: "40s",
+        }
+    }
+
     fn hcl(&self) -> String {
         let dir = self.host.dir.join("stacks/web");
         format!(
@@ -165,12 +177,8 @@ fn lifecycle_apply_plan_import_destroy() {
     let (host, engine) = start();
     let ws = workspace(&host);
     let config = Config {
-        host: &host,
-        user: "root",
-        compose: compose(18081, HTTPD),
-        mode: "steady",
-        page: "hello",
         wait_timeout: "5m",
+        ..Config::new(&host, 18081, "hello")
     };
     ws.config(&config.hcl());
     let applied = ws.apply();
@@ -220,14 +228,7 @@ fn lifecycle_apply_plan_import_destroy() {
 fn every_change_recreates_exactly_what_it_touches() {
     let (host, engine) = start();
     let ws = workspace(&host);
-    let mut config = Config {
-        host: &host,
-        user: "root",
-        compose: compose(18082, HTTPD),
-        mode: "steady",
-        page: "one",
-        wait_timeout: "40s",
-    };
+    let mut config = Config::new(&host, 18082, "one");
     ws.config(&config.hcl());
     ws.apply();
     let before = engine.containers("web");
@@ -325,12 +326,8 @@ fn a_bad_version_never_replaces_the_running_one() {
     let (host, engine) = start();
     let ws = workspace(&host);
     let mut config = Config {
-        host: &host,
-        user: "root",
-        compose: compose(18083, HTTPD),
-        mode: "steady",
-        page: "good",
         wait_timeout: "20s",
+        ..Config::new(&host, 18083, "good")
     };
     ws.config(&config.hcl());
     ws.apply();
@@ -388,14 +385,7 @@ fn a_bad_version_never_replaces_the_running_one() {
 fn bad_input_fails_at_plan_with_its_path() {
     let host = SshHost::start();
     let ws = workspace(&host);
-    let config = Config {
-        host: &host,
-        user: "root",
-        compose: compose(18086, HTTPD),
-        mode: "m",
-        page: "p",
-        wait_timeout: "40s",
-    };
+    let config = Config::new(&host, 18086, "p");
     let good = config.hcl();
     for (from, to, expect) in [
         (
@@ -438,12 +428,8 @@ fn secrets_never_print_and_a_sudo_user_deploys() {
     ws.env("TF_LOG", "trace");
     ws.env("TF_LOG_PATH", trace.display().to_string());
     let config = Config {
-        host: &host,
         user: SUDO_USER,
-        compose: compose(18087, HTTPD),
-        mode: "steady",
-        page: "sudo",
-        wait_timeout: "40s",
+        ..Config::new(&host, 18087, "sudo")
     };
     ws.config(&config.hcl());
 
@@ -501,12 +487,8 @@ fn a_cut_connection_mid_apply_converges_next_time() {
     // `web` takes a few seconds to become healthy: long enough to cut the session.
     let slow = r#"["sh", "-c", "sleep 4; exec httpd -f -p 8080 -h /www"]"#;
     let config = Config {
-        host: &host,
-        user: "root",
         compose: compose(18088, slow),
-        mode: "steady",
-        page: "after the cut",
-        wait_timeout: "40s",
+        ..Config::new(&host, 18088, "after the cut")
     };
     ws.config(&config.hcl());
     let mut apply = ws.spawn(&["apply", "-auto-approve", "-input=false", "-no-color"]);

@@ -156,33 +156,36 @@ impl Spec {
         self
     }
     pub fn required_if(
-        mut self,
+        self,
         key: &'static str,
         value: &'static str,
         requirements: &'static [&'static str],
     ) -> Self {
-        self.required_if.push(RequiredIf {
+        self.with_required_if(RequiredIf {
             key,
             value,
             requirements,
             any: false,
-        });
-        self
+        })
     }
 
     /// Like [`Spec::required_if`], satisfied by any one of `requirements`.
     pub fn required_if_any(
-        mut self,
+        self,
         key: &'static str,
         value: &'static str,
         requirements: &'static [&'static str],
     ) -> Self {
-        self.required_if.push(RequiredIf {
+        self.with_required_if(RequiredIf {
             key,
             value,
             requirements,
             any: true,
-        });
+        })
+    }
+
+    fn with_required_if(mut self, rule: RequiredIf) -> Self {
+        self.required_if.push(rule);
         self
     }
 
