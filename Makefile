@@ -12,7 +12,7 @@ MIRROR_DIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/tabiri/homelab/
 ENV := source scripts/env.sh &&
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-all build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity
+.PHONY: help setup setup-all setup-bench build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity
 
 help:
 	@echo "make demo     start the local lab and apply it (Traefik + two backends)"
@@ -28,6 +28,9 @@ setup:
 
 setup-all:
 	scripts/setup.sh all
+
+setup-bench:
+	scripts/setup.sh bench
 
 build:
 	cargo build --workspace --bins
@@ -89,7 +92,7 @@ demo: setup-all install
 demo-stop:
 	scripts/demo.sh down
 
-bench: setup-all collection
+bench: setup-bench collection
 	cargo build --release -p terraform-provider-homelab -p bench
 	$(ENV) target/release/bench
 	$(ENV) target/release/bench proxmox

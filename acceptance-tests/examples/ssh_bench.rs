@@ -20,27 +20,10 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use acceptance_tests::ssh_hosts::SshHost;
+use acceptance_tests::stats::{count_in_file as count, median};
 use acceptance_tests::Workspace;
 
 const ROUTES: usize = 50;
-
-fn median(samples: &[Duration]) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2
-    }
-}
-
-fn count(log: &Path, needle: &str) -> usize {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches(needle)
-        .count()
-}
 
 /// A directory on the shared filesystem for one host's routes.
 fn routes_dir(base: &Path, name: &str) -> std::path::PathBuf {

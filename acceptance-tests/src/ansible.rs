@@ -143,6 +143,7 @@ impl Ansible {
             verbosity: 0,
             extra_vars: Map::new(),
             file: None,
+            more_collections: None,
         }
     }
 
@@ -170,6 +171,7 @@ impl Ansible {
                 playbook: playbook.to_string(),
                 collections_path: collections_path.to_path_buf(),
             }),
+            more_collections: None,
         }
     }
 }
@@ -296,9 +298,17 @@ pub struct Playbook<'a> {
     verbosity: u8,
     extra_vars: Map<String, Json>,
     file: Option<PlaybookFile>,
+    /// More collection roots after ours (a benchmark peer's collections).
+    more_collections: Option<PathBuf>,
 }
 
 impl Playbook<'_> {
+    /// Also finds collections under `root` (a directory holding `ansible_collections/`).
+    pub fn also_collections(mut self, root: &Path) -> Self {
+        self.more_collections = Some(root.to_owned());
+        self
+    }
+
     /// `--check`
     pub fn check(mut self) -> Self {
         self.check = true;
@@ -404,13 +414,16 @@ impl Playbook<'_> {
         command
             .args(&args)
             .env("ANSIBLE_CONFIG", path.join("ansible.cfg"))
-            .env(
-                "ANSIBLE_COLLECTIONS_PATH",
-                match &self.file {
+            .env("ANSIBLE_COLLECTIONS_PATH", {
+                let ours = match &self.file {
                     Some(file) => file.collections_path.as_path(),
                     None => collections_path(),
-                },
-            )
+                };
+                match &self.more_collections {
+                    Some(more) => format!("{}:{}", ours.display(), more.display()),
+                    None => ours.display().to_string(),
+                }
+            })
             .env("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "False")
             .env("ANSIBLE_HOST_KEY_CHECKING", "True")
             .env("ANSIBLE_NOCOLOR", "1")

@@ -10,6 +10,7 @@ pub mod http;
 pub mod moto;
 pub mod procs;
 pub mod ssh_hosts;
+pub mod stats;
 pub mod traefik;
 
 use std::path::{Path, PathBuf};

@@ -260,15 +260,16 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
             text.join("; ")
         )));
     }
-    let (plan, _model, before) = block_on(stack_on::plan_on(&host, &stack))?;
-    let mut actions = plan.lines();
-    let mut changed = !plan.is_empty();
-    let after = if ctx.check_mode {
+    let planned = block_on(stack_on::plan_on(&host, &stack))?;
+    let mut actions = planned.0.lines();
+    let mut changed = !planned.0.is_empty();
+    let before = planned.2.clone();
+    let after = if ctx.check_mode || (!changed && stack.pull() != lab::compose::Pull::Always) {
         before.clone()
     } else {
         let wait = stack.wait_timeout().map_err(Failure::new)?;
         let deadline = Deadline::after(wait + std::time::Duration::from_secs(60), "wait_timeout");
-        block_on(stack_on::apply(&host, &stack, &deadline))?.actual
+        block_on(stack_on::apply_planned(&host, &stack, planned, &deadline))?.actual
     };
     if state == "stopped" || state == "restarted" {
         let running = after.containers.iter().any(|c| c.state == "running");

@@ -217,8 +217,15 @@ impl ManagedResource for ComposeStackResource {
         if !unchanged {
             planned.set_attr("services", Value::unknown());
         }
-        // Compose itself checks the new compose file on the host, at plan: one that does not
-        // parse, or uses what this engine cannot run, never reaches apply.
+        // Compose itself checks a new compose file on the host, at plan: one that does not
+        // parse, or uses what this engine cannot run, never reaches apply. Arguments equal
+        // to the state's were checked by the read that made it.
+        if kit
+            .args::<ComposeStack>(change.prior)
+            .is_ok_and(|prior| prior == desired)
+        {
+            return Diagnostics::new();
+        }
         let Ok(on) = host::connect(&kit.provider, planned) else {
             return Diagnostics::new();
         };

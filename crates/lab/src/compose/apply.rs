@@ -15,10 +15,11 @@ use crate::host::{run_checked, Command, FileMode, Host};
 use crate::secret::Secret;
 use crate::Error;
 
-/// One read of a project: the managed files' hashes, the compose file, the project's
-/// containers, the engine's API version, and (when the desired compose file comes on
-/// stdin after the environment) the desired model as Compose resolves it with the given
-/// environment and no `.env` of the host's. Writes nothing. Arguments: docker host ("" for
+/// One read of a project (bash, for a pipe from a parallel process): the managed files'
+/// hashes, the compose file, the project's containers, and (when the desired compose file
+/// comes on stdin after the environment) the desired model as Compose resolves it with the
+/// given environment and no `.env` of the host's, with the engine's API version when the
+/// model uses what only newer engines run. Writes nothing. Arguments: docker host ("" for
 /// the default), project, project directory, 1/0 for "desired model on stdin", then the
 /// managed files' relative paths.
 const READ_SCRIPT: &str = r#"set -u
@@ -31,23 +32,25 @@ for f in "$@"; do
 done
 echo @@compose
 if [ -f "$dir/compose.yaml" ]; then base64 -w0 < "$dir/compose.yaml"; echo; else echo -; fi
-echo @@engine
-d version --format '{{.Server.APIVersion}}' || exit 3
 echo @@containers
 ids=$(d ps -aq --filter "label=com.docker.compose.project=$project") || exit 3
 if [ -n "$ids" ]; then d inspect $ids || exit 3; else echo '[]'; fi
 [ "$desired" = 1 ] || exit 0
 compose=$(cat)
 c() { printf '%s\n' "$compose" | d compose -p "$project" --project-directory "$dir" --env-file /dev/null -f - "$@"; }
-if ! out=$(c config --format json 2>&1); then echo @@invalid; printf '%s\n' "$out"; exit 0; fi
+# The model and the hashes at once: two Compose runs in parallel (the hashes go through a
+# pipe, never a file: a read writes nothing).
+exec 4< <(c config --hash '*' 2>/dev/null; rc=$?; echo @@status; echo "$rc")
+if ! out=$(c config --format json 2>&1); then echo @@invalid; printf '%s\n' "$out"; exec 4<&-; exit 0; fi
 echo @@model
 printf '%s\n' "$out"
 echo @@hashes
-c config --hash '*' || exit 3
+cat <&4
+exec 4<&-
 echo @@images
-for i in $(c config --images | sort -u); do
-  echo "$(d image inspect -f '{{.Id}}' "$i" 2>/dev/null || echo -) $i"
-done
+d image ls --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' || exit 3
+# The engine's API version matters only for features newer engines added.
+case "$out" in *start_interval*) echo @@engine; d version --format '{{.Server.APIVersion}}' || exit 3 ;; esac
 "#;
 
 /// A read, with the desired model when asked for.
@@ -73,10 +76,10 @@ pub async fn inspect(
     let dir = stack.dir();
     let managed = stack.rendered_files();
     let mut argv: Vec<String> = vec![
-        "sh".into(),
+        "bash".into(),
         "-c".into(),
         READ_SCRIPT.into(),
-        "sh".into(),
+        "bash".into(),
         stack.docker_host.clone().unwrap_or_default(),
         stack.project.clone(),
         dir.display().to_string(),
@@ -158,6 +161,11 @@ fn parse_inspection(stack: &ComposeStack, text: &str) -> Result<Inspection, Erro
     .map_err(|e| compose_error(stack, e))?;
     let model = if let Some(message) = parts.get("invalid") {
         Some(Err(message.trim().to_string()))
+    } else if parts
+        .get("status")
+        .is_some_and(|s| s.trim() != "0" && !s.trim().is_empty())
+    {
+        Some(Err("`docker compose config --hash` failed".to_string()))
     } else if let Some(json) = parts.get("model") {
         Some(
             Model::parse(
@@ -308,7 +316,18 @@ pub async fn apply(
     stack: &ComposeStack,
     deadline: &Deadline,
 ) -> Result<Applied, Error> {
-    let (plan, model, before) = plan_on(host, stack).await?;
+    let planned = plan_on(host, stack).await?;
+    apply_planned(host, stack, planned, deadline).await
+}
+
+/// [`apply`] with the plan [`plan_on`] made just before (so a caller that showed the plan
+/// does not read the project twice).
+pub async fn apply_planned(
+    host: &dyn Host,
+    stack: &ComposeStack,
+    (plan, model, before): (StackPlan, Model, Actual),
+    deadline: &Deadline,
+) -> Result<Applied, Error> {
     if plan.is_empty() && stack.pull() != Pull::Always {
         return Ok(Applied {
             plan,

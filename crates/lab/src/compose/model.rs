@@ -37,7 +37,8 @@ pub struct Model {
     pub secret_files: BTreeSet<PathBuf>,
     /// `config --hash`: what Compose labels each service's containers with.
     pub hashes: BTreeMap<String, String>,
-    /// Image name to its ID on the host (`None`: not on the host).
+    /// Image name (`repository:tag`) to its ID on the host; an image of the model that is
+    /// missing here is not on the host.
     pub images: BTreeMap<String, Option<String>>,
 }
 
@@ -82,7 +83,7 @@ struct RawFileRef {
 
 impl Model {
     /// Builds the model from `config --format json`, `config --hash '*'` (`service hash`
-    /// lines) and `image-id name` lines (`-` for an image not on the host).
+    /// lines) and the host's images as `image-id repository:tag` lines (`docker image ls`).
     pub fn parse(json: &str, hashes: &str, images: &str) -> Result<Self, String> {
         let raw: RawModel = serde_json::from_str(json)
             .map_err(|e| format!("cannot read `docker compose config --format json`: {e}"))?;
@@ -134,12 +135,17 @@ impl Model {
             .filter_map(|l| l.split_once(' '))
             .map(|(s, h)| (s.to_string(), h.trim().to_string()))
             .collect();
-        let images = images
+        let on_host: BTreeMap<String, String> = images
             .lines()
             .filter_map(|l| l.split_once(' '))
-            .map(|(id, name)| {
-                let id = (id != "-").then(|| id.to_string());
-                (name.trim().to_string(), id)
+            .map(|(id, name)| (name.trim().to_string(), id.to_string()))
+            .collect();
+        let images = services
+            .values()
+            .filter_map(|s: &ServiceModel| s.image.clone())
+            .map(|name| {
+                let id = on_host.get(&with_tag(&name)).cloned();
+                (name, id)
             })
             .collect();
         Ok(Self {
@@ -167,6 +173,16 @@ impl Model {
             }
         }
         found
+    }
+}
+
+/// `name` as `docker image ls` spells it: `:latest` when no tag (or digest) is given.
+fn with_tag(name: &str) -> String {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if last.contains(':') || name.contains('@') {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
     }
 }
 
@@ -305,7 +321,7 @@ mod tests {
         let model = Model::parse(
             MODEL,
             "web abc\nworker def\n",
-            "sha256:1 tabiri-test/busybox:1\n- other:2\n",
+            "sha256:1 tabiri-test/busybox:1\nsha256:9 other:2\n",
         )
         .unwrap();
         let web = &model.services["web"];
@@ -324,7 +340,8 @@ mod tests {
             model.images["tabiri-test/busybox:1"].as_deref(),
             Some("sha256:1")
         );
-        assert_eq!(model.images["other:2"], None);
+        assert_eq!(with_tag("nginx"), "nginx:latest");
+        assert_eq!(with_tag("registry:5000/app"), "registry:5000/app:latest");
         let refused = model.unsupported("1.41");
         assert_eq!(refused.len(), 1);
         assert!(refused[0].1.contains("Docker Engine 25"), "{refused:?}");
