@@ -341,6 +341,19 @@ fn a_bad_version_never_replaces_the_running_one() {
     assert!(error.contains("the compose file is not valid"), "{error}");
     assert_eq!(engine.containers("web"), running);
 
+    // What this engine (20.10) cannot run, refused at plan with the reason.
+    config.compose = compose(18083, HTTPD).replace(
+        "      start_period: 10s",
+        "      start_period: 10s\n      start_interval: 1s",
+    );
+    ws.config(&config.hcl());
+    let error = flat(&ws.fails(&["plan", "-no-color"]));
+    assert!(
+        error.contains("service web: healthcheck.start_interval needs Docker Engine 25"),
+        "{error}"
+    );
+    assert_eq!(engine.containers("web"), running);
+
     // A service that never becomes healthy: the apply fails naming it, and the previous
     // version serves again.
     config.compose = compose(18083, r#"["sh", "-c", "sleep 600"]"#);
