@@ -5,7 +5,10 @@
 //! project directory, edited by hand or not) and `pending_changes` (what an apply would do
 //! to the containers: a stopped or removed container, a rebuilt image, an orphan).
 
+use std::collections::BTreeMap;
+
 use lab::compose::apply::{self as stack_on, Inspection};
+use lab::compose::model::Model;
 use lab::compose::plan::plan;
 use lab::compose::ComposeStack;
 use lab::validation::FieldError;
@@ -34,6 +37,8 @@ fn services_type() -> Type {
             ("health", Type::String),
             ("image_id", Type::String),
             ("containers", Type::List(Box::new(Type::String))),
+            ("config_hash", Type::String),
+            ("image", Type::String),
         ]
         .into_iter()
         .map(|(k, t)| (k.to_string(), t))
@@ -41,13 +46,36 @@ fn services_type() -> Type {
     )))
 }
 
+/// Per service, the Compose configuration hash and image it was deployed with, as the
+/// state recorded them at apply.
+type Recorded = BTreeMap<String, (String, Option<String>)>;
+
+fn recorded(state: &Value) -> Recorded {
+    let Some(Value::Map(services)) = state.get_attr("services") else {
+        return Recorded::new();
+    };
+    services
+        .iter()
+        .filter_map(|(name, s)| {
+            let hash = s.get_attr("config_hash").and_then(Value::as_str)?;
+            let image = s
+                .get_attr("image")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Some((name.clone(), (hash.to_string(), image)))
+        })
+        .collect()
+}
+
 /// The state for a project as read: `compose` as the host has it (a hand edit shows as a
-/// diff), the files' hash, the services, and what an apply would change.
+/// diff), the files' hash, the services (with what they were deployed with, as
+/// `recorded`), and what an apply would change.
 fn state_from(
     kit: &Kit,
     declared: &ComposeStack,
     inspection: &Inspection,
     keep: &Value,
+    recorded: &Recorded,
 ) -> Result<Value, Diagnostics> {
     let actual = &inspection.actual;
     let mut found = declared.clone();
@@ -59,8 +87,14 @@ fn state_from(
         Some(Err(message)) => vec![format!("the compose file does not parse: {message}")],
         None => Vec::new(),
     };
-    let services =
-        serde_json::to_value(stack_on::services(&actual.containers)).expect("services serialise");
+    let mut services = stack_on::services(&actual.containers);
+    for (name, service) in services.iter_mut() {
+        if let Some((hash, image)) = recorded.get(name) {
+            service.config_hash = Some(hash.clone());
+            service.image = image.clone();
+        }
+    }
+    let services = serde_json::to_value(services).expect("services serialise");
     kit.state(
         &found,
         &[
@@ -87,10 +121,12 @@ impl ComposeStackResource {
             Ok(found) if found.actual.containers.is_empty() && found.actual.compose.is_none() => {
                 Failure::Unchanged(diagnostics)
             }
-            Ok(found) => match state_from(op.kit, declared, &found, op.planned) {
-                Ok(state) => Failure::Kept { state, diagnostics },
-                Err(_) => Failure::Unchanged(diagnostics),
-            },
+            Ok(found) => {
+                match state_from(op.kit, declared, &found, op.planned, &recorded(op.prior)) {
+                    Ok(state) => Failure::Kept { state, diagnostics },
+                    Err(_) => Failure::Unchanged(diagnostics),
+                }
+            }
             Err(_) if op.prior.is_null() => Failure::Unchanged(diagnostics),
             Err(_) => Failure::Kept {
                 state: op.prior.clone(),
@@ -167,7 +203,8 @@ impl ManagedResource for ComposeStackResource {
                 content,
                 Attribute::computed("services", services_type()).description(
                     "Per service: `state` (`running`, `exited`...), `health` (`healthy`, `unhealthy`, \
-                     `starting`, null without a healthcheck), `image_id` and the `containers`' names.",
+                     `starting`, null without a healthcheck), `image_id`, the `containers`' names, and \
+                     the `config_hash` (Compose's) and `image` it was deployed with.",
                 ),
                 Attribute::computed("pending_changes", Type::List(Box::new(Type::String))).description(
                     "What an apply would do, one line per file or service (`web: recreate (image \
@@ -258,14 +295,33 @@ impl ManagedResource for ComposeStackResource {
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
         let declared: ComposeStack = current.kit.args(current.state)?;
-        let found = stack_on::inspect(current.host().host.as_ref(), &declared, true)
+        let host = current.host().host.as_ref();
+        let cannot = |e| lab_error("Cannot read the Compose stack", e);
+        let quick = stack_on::inspect(host, &declared, false)
             .await
-            .map_err(|e| lab_error("Cannot read the Compose stack", e))?;
-        if found.actual.containers.is_empty() && found.actual.compose.is_none() {
+            .map_err(cannot)?;
+        if quick.actual.containers.is_empty() && quick.actual.compose.is_none() {
             // Gone behind Terraform's back: the next plan creates it again.
             return Ok(None);
         }
-        let mut state = state_from(current.kit, &declared, &found, current.state)?;
+        // No file changed since the apply: the containers are judged by what was deployed
+        // (recorded in `services`), without asking Compose to resolve the model again.
+        let record = recorded(current.state);
+        let files_match = declared.rendered_files().iter().all(|(path, bytes)| {
+            quick.actual.files.get(path).cloned().flatten() == Some(lab::files::sha256_hex(bytes))
+        });
+        let found = if files_match && !record.is_empty() {
+            let model = Model::recorded(&record, &quick.actual.images);
+            Inspection {
+                actual: quick.actual,
+                model: Some(Ok(model)),
+            }
+        } else {
+            stack_on::inspect(host, &declared, true)
+                .await
+                .map_err(cannot)?
+        };
+        let mut state = state_from(current.kit, &declared, &found, current.state, &record)?;
         // env and files are what was declared (their hash shows any change on the host).
         for name in ["env", "files"] {
             if let Some(v) = current.state.get_attr(name) {
@@ -292,6 +348,6 @@ impl ManagedResource for ComposeStackResource {
                 .await
                 .map_err(|e| lab_error("Cannot import the Compose stack", e))?,
         );
-        state_from(kit, &adopted, &found, &located)
+        state_from(kit, &adopted, &found, &located, &Recorded::new())
     }
 }

@@ -35,6 +35,8 @@ if [ -f "$dir/compose.yaml" ]; then base64 -w0 < "$dir/compose.yaml"; echo; else
 echo @@containers
 ids=$(d ps -aq --filter "label=com.docker.compose.project=$project") || exit 3
 if [ -n "$ids" ]; then d inspect $ids || exit 3; else echo '[]'; fi
+echo @@images
+d image ls --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' || exit 3
 [ "$desired" = 1 ] || exit 0
 compose=$(cat)
 c() { printf '%s\n' "$compose" | d compose -p "$project" --project-directory "$dir" --env-file /dev/null -f - "$@"; }
@@ -47,8 +49,6 @@ printf '%s\n' "$out"
 echo @@hashes
 cat <&4
 exec 4<&-
-echo @@images
-d image ls --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' || exit 3
 # The engine's API version matters only for features newer engines added.
 case "$out" in *start_interval*) echo @@engine; d version --format '{{.Server.APIVersion}}' || exit 3 ;; esac
 "#;
@@ -179,12 +179,14 @@ fn parse_inspection(stack: &ComposeStack, text: &str) -> Result<Inspection, Erro
     } else {
         None
     };
+    let images = model::parse_images(parts.get("images").map(String::as_str).unwrap_or(""));
     Ok(Inspection {
         actual: Actual {
             files,
             compose,
             containers,
             api,
+            images,
         },
         model,
     })
@@ -599,6 +601,10 @@ pub struct ServiceState {
     pub health: Option<String>,
     pub image_id: String,
     pub containers: Vec<String>,
+    /// The Compose configuration hash and the image the service was deployed with: what a
+    /// refresh judges its containers by when no file changed since.
+    pub config_hash: Option<String>,
+    pub image: Option<String>,
 }
 
 /// Per service: its containers' state, health, image and names.
@@ -612,6 +618,8 @@ pub fn services(containers: &[Container]) -> BTreeMap<String, ServiceState> {
                 health: c.health.clone(),
                 image_id: c.image_id.clone(),
                 containers: Vec::new(),
+                config_hash: c.config_hash.clone(),
+                image: c.image.clone(),
             });
         entry.containers.push(c.name.clone());
     }

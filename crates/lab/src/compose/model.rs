@@ -82,6 +82,31 @@ struct RawFileRef {
 }
 
 impl Model {
+    /// The model a stack was deployed with, from what was recorded then (service to config
+    /// hash and image): enough to judge the containers when no file changed since.
+    pub fn recorded(
+        services: &BTreeMap<String, (String, Option<String>)>,
+        on_host: &BTreeMap<String, String>,
+    ) -> Self {
+        let mut model = Model::default();
+        for (name, (hash, image)) in services {
+            model.hashes.insert(name.clone(), hash.clone());
+            if let Some(image) = image {
+                model
+                    .images
+                    .insert(image.clone(), on_host.get(&with_tag(image)).cloned());
+            }
+            model.services.insert(
+                name.clone(),
+                ServiceModel {
+                    image: image.clone(),
+                    ..ServiceModel::default()
+                },
+            );
+        }
+        model
+    }
+
     /// Builds the model from `config --format json`, `config --hash '*'` (`service hash`
     /// lines) and the host's images as `image-id repository:tag` lines (`docker image ls`).
     pub fn parse(json: &str, hashes: &str, images: &str) -> Result<Self, String> {
@@ -135,11 +160,7 @@ impl Model {
             .filter_map(|l| l.split_once(' '))
             .map(|(s, h)| (s.to_string(), h.trim().to_string()))
             .collect();
-        let on_host: BTreeMap<String, String> = images
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(id, name)| (name.trim().to_string(), id.to_string()))
-            .collect();
+        let on_host = parse_images(images);
         let images = services
             .values()
             .filter_map(|s: &ServiceModel| s.image.clone())
@@ -176,6 +197,14 @@ impl Model {
     }
 }
 
+/// `image-id repository:tag` lines (`docker image ls`) as name to ID.
+pub fn parse_images(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(id, name)| (name.trim().to_string(), id.to_string()))
+        .collect()
+}
+
 /// `name` as `docker image ls` spells it: `:latest` when no tag (or digest) is given.
 fn with_tag(name: &str) -> String {
     let last = name.rsplit('/').next().unwrap_or(name);
@@ -198,6 +227,8 @@ pub struct Container {
     pub name: String,
     pub service: String,
     pub image_id: String,
+    /// The image as the container was created from it (`repository:tag`).
+    pub image: Option<String>,
     pub config_hash: Option<String>,
     /// `running`, `exited`, `created`...
     pub state: String,
@@ -234,6 +265,7 @@ struct RawHealth {
 struct RawConfig {
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
+    image: Option<String>,
 }
 
 /// The project's containers from `docker inspect` output (a JSON array); one-off
@@ -253,6 +285,7 @@ pub fn parse_containers(json: &str) -> Result<Vec<Container>, String> {
                 name: c.name.trim_start_matches('/').to_string(),
                 service: labels.get(SERVICE_LABEL).cloned().unwrap_or_default(),
                 image_id: c.image,
+                image: c.config.image,
                 config_hash: labels.get(CONFIG_HASH_LABEL).cloned(),
                 state: c.state.status,
                 health: c.state.health.map(|h| h.status),
@@ -274,6 +307,8 @@ pub struct Actual {
     pub containers: Vec<Container>,
     /// The engine's API version.
     pub api: String,
+    /// The host's images, `repository:tag` to ID.
+    pub images: BTreeMap<String, String>,
 }
 
 impl Actual {

@@ -220,6 +220,7 @@ mod tests {
             name: format!("exp-{service}-1"),
             service: service.into(),
             image_id: "sha256:i".into(),
+            image: Some("img:1".into()),
             config_hash: Some(hash.into()),
             state: "running".into(),
             health: None,
