@@ -532,3 +532,32 @@ fn a_cut_connection_mid_apply_converges_next_time() {
     assert_eq!(leftovers, vec!["web".to_string()]);
     ws.destroy();
 }
+
+#[test]
+fn stacks_on_two_hosts_never_see_each_other() {
+    let (a, engine_a) = start();
+    let (b, engine_b) = start();
+    let ws_a = workspace(&a);
+    let ws_b = workspace(&b);
+    // The same project name and port on both hosts: each host's engine runs its own.
+    ws_a.config(&Config::new(&a, 18089, "on a").hcl());
+    ws_b.config(&Config::new(&b, 18089, "on b").hcl());
+    ws_a.apply();
+    ws_b.apply();
+    assert_eq!(page(&a, 18089), "on a");
+    assert_eq!(page(&b, 18089), "on b");
+    let ids_a = engine_a.containers("web");
+    let ids_b = engine_b.containers("web");
+    assert_eq!(ids_a.len(), 2);
+    assert_eq!(ids_b.len(), 2);
+    assert!(ids_a.iter().all(|c| !ids_b.contains(c)));
+    ws_a.destroy();
+    assert!(engine_a.containers("web").is_empty());
+    assert_eq!(
+        engine_b.containers("web"),
+        ids_b,
+        "destroying on a touched b"
+    );
+    ws_b.expect_empty_plan();
+    ws_b.destroy();
+}
