@@ -15,6 +15,8 @@ use acceptance_tests::Workspace;
 
 const STACK: &str = "homelab_compose_stack.web";
 const GREETING_SECRET: &str = "greeting-s3cr3t-value";
+/// A `files` value: its content must never print either.
+const FILE_SECRET: &str = "file-s3cr3t-content";
 
 /// A workspace logging in to `host` with its key, host keys checked against its known_hosts.
 fn workspace(host: &SshHost) -> Workspace {
@@ -442,7 +444,7 @@ fn secrets_never_print_and_a_sudo_user_deploys() {
     ws.env("TF_LOG_PATH", trace.display().to_string());
     let config = Config {
         user: SUDO_USER,
-        ..Config::new(&host, 18087, "sudo")
+        ..Config::new(&host, 18087, FILE_SECRET)
     };
     ws.config(&config.hcl());
 
@@ -469,7 +471,7 @@ fn secrets_never_print_and_a_sudo_user_deploys() {
     let plan = ws.ok(&["plan", "-no-color"]);
     stop.store(true, Ordering::SeqCst);
     sampler.join().unwrap();
-    assert_eq!(page(&host, 18087), "sudo");
+    assert_eq!(page(&host, 18087), FILE_SECRET);
     assert_eq!(engine.containers("web").len(), 2);
 
     let log = std::fs::read_to_string(&trace).unwrap_or_default();
