@@ -218,7 +218,7 @@ fn services_value(containers: &[lab::compose::model::Container]) -> Value {
 
 pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
     let state = ctx.params.str("state").unwrap_or("present").to_owned();
-    let mut stack = stack_from(ctx)?;
+    let stack = stack_from(ctx)?;
     let host = Local;
     if state == "absent" {
         let found = block_on(stack_on::inspect(&host, &stack, false))?;
@@ -289,7 +289,6 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
     let after = if ctx.check_mode || state == "present" {
         after
     } else {
-        stack.wait = false;
         block_on(stack_on::inspect(&host, &stack, false))?.actual
     };
     let mut values = Map::new();

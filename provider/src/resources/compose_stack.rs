@@ -141,7 +141,7 @@ impl ComposeStackResource {
             Ok(applied) => {
                 let services = serde_json::to_value(stack_on::services(&applied.actual.containers))
                     .expect("services serialise");
-                let mut state = op.kit.state(
+                let state = op.kit.state(
                     &op.args,
                     &[
                         ("id", op.args.project.clone().into()),
@@ -151,12 +151,6 @@ impl ComposeStackResource {
                     ],
                     op.planned,
                 )?;
-                // What the plan knew stays as planned; the secrets are the configuration's.
-                for name in ["env", "files", "compose"] {
-                    if let Some(v) = op.planned.get_attr(name) {
-                        state.set_attr(name, v.clone());
-                    }
-                }
                 Ok(state.into())
             }
             Err(e) => {
@@ -321,14 +315,8 @@ impl ManagedResource for ComposeStackResource {
                 .await
                 .map_err(cannot)?
         };
-        let mut state = state_from(current.kit, &declared, &found, current.state, &record)?;
-        // env and files are what was declared (their hash shows any change on the host).
-        for name in ["env", "files"] {
-            if let Some(v) = current.state.get_attr(name) {
-                state.set_attr(name, v.clone());
-            }
-        }
-        Ok(Some(state))
+        // `env` and `files` stay as declared; their hash in `content_sha256` shows any change.
+        state_from(current.kit, &declared, &found, current.state, &record).map(Some)
     }
 
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {

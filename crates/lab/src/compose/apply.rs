@@ -401,7 +401,8 @@ pub async fn apply_planned(
             let had_previous = previous
                 .iter()
                 .any(|(p, b)| p == COMPOSE_FILE && b.is_some());
-            let restored = restore(host, stack, &dir, &previous, had_previous, deadline).await;
+            let restored =
+                restore(host, stack, &dir, &model, &previous, had_previous, deadline).await;
             let after = match (had_previous, restored) {
                 (false, _) => "There was no previous version; the new containers are left for the next apply or destroy.".to_string(),
                 (true, Ok(())) => "The previous version is running again.".to_string(),
@@ -517,6 +518,7 @@ async fn restore(
     host: &dyn Host,
     stack: &ComposeStack,
     dir: &Path,
+    model: &Model,
     previous: &[(String, Option<Vec<u8>>)],
     had_previous: bool,
     deadline: &Deadline,
@@ -527,12 +529,10 @@ async fn restore(
     for (relative, bytes) in previous {
         let path = dir.join(relative);
         match bytes {
+            // The same modes the new version got: a restored secret stays 0600.
             Some(bytes) => {
-                let mode = FileMode {
-                    mode: if relative == ENV_FILE { 0o600 } else { 0o644 },
-                    owner: None,
-                };
-                host.write_file(&path, bytes, &mode).await?
+                host.write_file(&path, bytes, &mode_of(relative, &path, model))
+                    .await?
             }
             None => {
                 host.remove_file(&path).await?;

@@ -4,7 +4,7 @@
 //! has the interpolated environment): they are parsed, never printed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -325,14 +325,10 @@ impl Actual {
     }
 }
 
-/// The absolute path of `relative` in `dir`.
-pub fn in_dir(dir: &Path, relative: &str) -> PathBuf {
-    dir.join(relative)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const MODEL: &str = r#"{
       "name": "exp",
