@@ -23,6 +23,13 @@ provider "homelab" {
     ca_file   = "pve-root-ca.pem"
   }
 
+  # NetBird (homelab_netbird_*): the management service and a service user's personal
+  # access token. Fall back to NB_MANAGEMENT_URL and NB_PAT.
+  netbird {
+    management_url = "https://api.netbird.io"
+    token          = var.netbird_token # "nbp_..."
+  }
+
   # Hosts over SSH (the `host { }` block of homelab_traefik_route, homelab_prometheus_target,
   # ...): defaults for every host. Host keys are always verified: here against known_hosts;
   # a host block may pin `host_key` or set `trust_on_first_use` instead. Without a
@@ -36,6 +43,11 @@ provider "homelab" {
 }
 
 variable "pve_api_token" {
+  type      = string
+  sensitive = true
+}
+
+variable "netbird_token" {
   type      = string
   sensitive = true
 }

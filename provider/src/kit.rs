@@ -44,6 +44,7 @@ pub enum Backend {
     None,
     Aws,
     Proxmox,
+    Netbird,
 }
 
 /// Where a field error's diagnostic points.
@@ -287,6 +288,10 @@ impl Kit {
             Backend::Aws => self.provider.aws.clients(type_name).map(drop),
             Backend::Proxmox => match self.provider.proxmox.client(type_name) {
                 Err(_) if planning && self.provider.proxmox.unknown() => Ok(()),
+                other => other.map(drop),
+            },
+            Backend::Netbird => match self.provider.netbird.client(type_name) {
+                Err(_) if planning && self.provider.netbird.unknown() => Ok(()),
                 other => other.map(drop),
             },
         }

@@ -46,13 +46,15 @@ impl Provider for HomelabProvider {
             Block::new(
                 "The `homelab` provider describes a whole homelab in HCL: Traefik routes and \
                  Prometheus targets on hosts reached locally or over SSH (`ssh` block), \
-                 Proxmox guests (`proxmox` block) and AWS instances, security groups and \
-                 Route 53 records (`aws` block). Every block is optional: configure what the \
+                 Proxmox guests (`proxmox` block), AWS instances, security groups and \
+                 Route 53 records (`aws` block), and the NetBird mesh: groups, setup keys, \
+                 policies, routes and enrolled hosts (`netbird` block). Every block is optional: configure what the \
                  lab uses; a resource whose block is missing fails at plan naming it.",
             )
             .block(config::ssh::block())
             .block(config::aws::block())
-            .block(config::proxmox::block()),
+            .block(config::proxmox::block())
+            .block(config::netbird::block()),
         )
     }
 
@@ -71,6 +73,23 @@ impl Provider for HomelabProvider {
                 resources::compose_stack::ComposeStackResource,
                 state.clone(),
             ),
+            kit::resource(
+                resources::netbird_group::NetbirdGroupResource::default(),
+                state.clone(),
+            ),
+            kit::resource(
+                resources::netbird_setup_key::NetbirdSetupKeyResource,
+                state.clone(),
+            ),
+            kit::resource(
+                resources::netbird_policy::NetbirdPolicyResource::default(),
+                state.clone(),
+            ),
+            kit::resource(
+                resources::netbird_route::NetbirdRouteResource::default(),
+                state.clone(),
+            ),
+            kit::resource(resources::netbird_peer::NetbirdPeerResource, state.clone()),
             kit::resource(
                 resources::aws_instance::AwsInstanceResource::new(state.clone()),
                 state.clone(),
@@ -109,6 +128,14 @@ impl Provider for HomelabProvider {
                 data_sources::proxmox_nodes::ProxmoxNodesDataSource::new(state.clone()),
                 state.clone(),
             ),
+            kit::data_source(
+                data_sources::netbird_group::NetbirdGroupDataSource,
+                state.clone(),
+            ),
+            kit::data_source(
+                data_sources::netbird_peers::NetbirdPeersDataSource,
+                state.clone(),
+            ),
         ]
     }
 
@@ -116,6 +143,7 @@ impl Provider for HomelabProvider {
         let mut diags = Diagnostics::new();
         diags.extend(config::aws::validate(config));
         diags.extend(config::proxmox::validate(config));
+        diags.extend(config::netbird::validate(config));
         diags.extend(config::ssh::validate(config));
         diags
     }
@@ -124,6 +152,7 @@ impl Provider for HomelabProvider {
         let mut diags = Diagnostics::new();
         diags.extend(self.state.aws.configure(config).await);
         diags.extend(self.state.proxmox.configure(config));
+        diags.extend(self.state.netbird.configure(config));
         diags.extend(self.state.ssh.configure(config));
         diags
     }

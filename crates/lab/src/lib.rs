@@ -26,6 +26,8 @@
 //! - [`traefik_rule`]: parser and checker for Traefik v3 router rules.
 //! - [`traefik_route`]: the Traefik route capability (`homelab_traefik_route`,
 //!   `traefik_route`).
+//! - [`netbird`]: the NetBird mesh: groups, setup keys, policies, routes, peers enrolled
+//!   from the host (`homelab_netbird_*`, `netbird_enroll`).
 //! - [`prometheus_target`]: Prometheus file_sd scrape targets (`prometheus_target`).
 //! - `health_check` (feature `blocking-http`): HTTP(S) and TCP health checks with retries
 //!   (`health_check`).
@@ -54,6 +56,7 @@ pub mod health_check;
 pub mod host;
 #[cfg(feature = "blocking-http")]
 pub mod http;
+pub mod netbird;
 pub mod prometheus_target;
 #[cfg(feature = "async-http")]
 pub mod proxmox;

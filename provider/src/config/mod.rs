@@ -4,7 +4,9 @@
 //! message naming the block.
 
 pub mod aws;
+pub mod netbird;
 pub mod proxmox;
+pub mod slot;
 pub mod ssh;
 
 /// What `configure` sets up, shared by every resource and data source.
@@ -14,6 +16,8 @@ pub struct ProviderState {
     pub aws: aws::AwsSlot,
     /// The `proxmox` block: the Proxmox VE API client.
     pub proxmox: proxmox::ProxmoxSlot,
+    /// The `netbird` block: the NetBird management API client.
+    pub netbird: netbird::NetbirdSlot,
     /// The `ssh` block's defaults and the one SSH connection pool.
     pub ssh: ssh::SshSlot,
 }

@@ -3,5 +3,7 @@
 //! `make docs`.
 
 pub mod aws_ami;
+pub mod netbird_group;
+pub mod netbird_peers;
 pub mod proxmox_nodes;
 pub mod route53_zone;

@@ -4,6 +4,12 @@
 pub mod aws_instance;
 pub mod aws_security_group;
 pub mod compose_stack;
+pub mod netbird_group;
+pub mod netbird_object;
+pub mod netbird_peer;
+pub mod netbird_policy;
+pub mod netbird_route;
+pub mod netbird_setup_key;
 pub mod prometheus_target;
 pub mod proxmox_guest;
 pub mod proxmox_lxc;

@@ -1,0 +1,444 @@
+//! NetBird access policies (`homelab_netbird_policy`): several rules per policy, each
+//! from source groups to destination groups.
+//!
+//! The API takes group IDs and answers group objects, may list rules, groups and ports in
+//! another order than sent, and assigns rule IDs. Reading maps the answer back to the
+//! declaration (rules by name, lists in the declared order when they hold the same
+//! items), so a policy that is as declared never shows a change.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::validation::{FieldError, PathSegment};
+
+pub const PROTOCOLS: &[&str] = &["all", "tcp", "udp", "icmp"];
+pub const ACTIONS: &[&str] = &["accept", "drop"];
+
+/// A NetBird access control policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The policy's name.
+    pub name: String,
+    /// What the policy is for, as the dashboard shows it.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the policy is in force.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The rules, at least one. Compared by name, so their order does not matter.
+    pub rules: Vec<Rule>,
+}
+
+/// One rule of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// The rule's name, unique within the policy.
+    pub name: String,
+    /// What the rule is for.
+    #[serde(default)]
+    pub description: String,
+    /// Whether the rule is in force.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `accept` or `drop`.
+    #[serde(default = "accept")]
+    pub action: String,
+    /// `all`, `tcp`, `udp` or `icmp`.
+    pub protocol: String,
+    /// Destination ports (`"443"`), for `tcp` and `udp` only. Leave out for every port.
+    #[serde(default)]
+    pub ports: Option<Vec<String>>,
+    /// Destination port ranges, for `tcp` and `udp` only.
+    #[serde(default)]
+    pub port_ranges: Option<Vec<PortRange>>,
+    /// Allow traffic both ways (destinations may open connections to sources too).
+    #[serde(default)]
+    pub bidirectional: bool,
+    /// Source group IDs.
+    pub sources: Vec<String>,
+    /// Destination group IDs.
+    pub destinations: Vec<String>,
+}
+
+/// A range of ports, both ends included.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortRange {
+    /// The first port, 1 to 65535.
+    pub start: i64,
+    /// The last port, from `start` to 65535.
+    pub end: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn accept() -> String {
+    "accept".into()
+}
+
+fn rule_error(index: usize, field: &str, message: impl Into<String>) -> FieldError {
+    FieldError::new(
+        vec![
+            PathSegment::Field("rules".into()),
+            PathSegment::Index(index),
+            PathSegment::Field(field.into()),
+        ],
+        message,
+    )
+}
+
+fn port_number(value: i64) -> bool {
+    (1..=65535).contains(&value)
+}
+
+impl Policy {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.name.trim().is_empty() {
+            errors.push(FieldError::field("name", "must not be empty"));
+        }
+        if self.rules.is_empty() {
+            errors.push(FieldError::field(
+                "rules",
+                "a policy needs at least one rule (to allow nothing, leave the policy out or set enabled = false)",
+            ));
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.name.trim().is_empty() {
+                errors.push(rule_error(i, "name", "must not be empty"));
+            } else if self.rules[..i].iter().any(|r| r.name == rule.name) {
+                errors.push(rule_error(
+                    i,
+                    "name",
+                    format!(
+                        "{:?} names another rule too; rule names are unique within a policy",
+                        rule.name
+                    ),
+                ));
+            }
+            if !ACTIONS.contains(&rule.action.as_str()) {
+                errors.push(rule_error(
+                    i,
+                    "action",
+                    format!("must be accept or drop, not {:?}", rule.action),
+                ));
+            }
+            if !PROTOCOLS.contains(&rule.protocol.as_str()) {
+                errors.push(rule_error(
+                    i,
+                    "protocol",
+                    format!(
+                        "must be one of all, tcp, udp, icmp, not {:?}",
+                        rule.protocol
+                    ),
+                ));
+            }
+            let has_ports = rule.ports.as_ref().is_some_and(|p| !p.is_empty())
+                || rule.port_ranges.as_ref().is_some_and(|p| !p.is_empty());
+            if has_ports && matches!(rule.protocol.as_str(), "all" | "icmp") {
+                errors.push(rule_error(
+                    i,
+                    if rule.ports.as_ref().is_some_and(|p| !p.is_empty()) {
+                        "ports"
+                    } else {
+                        "port_ranges"
+                    },
+                    format!(
+                        "ports apply to tcp and udp only, not to protocol {:?}",
+                        rule.protocol
+                    ),
+                ));
+            }
+            for port in rule.ports.iter().flatten() {
+                if !port.parse::<i64>().is_ok_and(port_number) {
+                    errors.push(rule_error(
+                        i,
+                        "ports",
+                        format!("{port:?} is not a port (1 to 65535)"),
+                    ));
+                }
+            }
+            for range in rule.port_ranges.iter().flatten() {
+                if !port_number(range.start) || !port_number(range.end) || range.start > range.end {
+                    errors.push(rule_error(
+                        i,
+                        "port_ranges",
+                        format!(
+                            "{}-{} is not a port range (1 to 65535, start <= end)",
+                            range.start, range.end
+                        ),
+                    ));
+                }
+            }
+            if rule.sources.is_empty() {
+                errors.push(rule_error(i, "sources", "needs at least one group ID"));
+            }
+            if rule.destinations.is_empty() {
+                errors.push(rule_error(i, "destinations", "needs at least one group ID"));
+            }
+        }
+        errors
+    }
+
+    /// The API's request body (`PolicyCreate`/`PolicyUpdate`).
+    pub fn to_api(&self) -> Json {
+        let rules: Vec<Json> = self
+            .rules
+            .iter()
+            .map(|rule| {
+                let mut body = serde_json::json!({
+                    "name": rule.name,
+                    "description": rule.description,
+                    "enabled": rule.enabled,
+                    "action": rule.action,
+                    "protocol": rule.protocol,
+                    "bidirectional": rule.bidirectional,
+                    "sources": rule.sources,
+                    "destinations": rule.destinations,
+                });
+                if let Some(ports) = rule.ports.as_ref().filter(|p| !p.is_empty()) {
+                    body["ports"] = serde_json::json!(ports);
+                }
+                if let Some(ranges) = rule.port_ranges.as_ref().filter(|p| !p.is_empty()) {
+                    body["port_ranges"] = serde_json::json!(ranges);
+                }
+                body
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name,
+            "description": self.description,
+            "enabled": self.enabled,
+            "rules": rules,
+        })
+    }
+
+    /// The policy as the API answers it, in the terms of `declared`: rules matched by
+    /// name and put in the declared order (rules the declaration does not have follow,
+    /// by name), lists in the declared order when they hold the same items.
+    pub fn from_api(policy: &Json, declared: Option<&Policy>) -> Policy {
+        use super::{bool_of, in_declared_order, str_of};
+        let found: Vec<&Json> = policy
+            .get("rules")
+            .and_then(Json::as_array)
+            .map(|rules| rules.iter().collect())
+            .unwrap_or_default();
+        let declared_rules: &[Rule] = declared.map(|d| d.rules.as_slice()).unwrap_or(&[]);
+        let rule_from = |api: &Json| -> Rule {
+            let name = str_of(api, "name").to_string();
+            let wanted = declared_rules.iter().find(|r| r.name == name);
+            let ports: Vec<String> = api
+                .get("ports")
+                .and_then(Json::as_array)
+                .map(|p| {
+                    p.iter()
+                        .filter_map(Json::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut ranges: Vec<PortRange> = api
+                .get("port_ranges")
+                .and_then(|r| serde_json::from_value(r.clone()).ok())
+                .unwrap_or_default();
+            // Unset and empty lists are the same to the server.
+            let ports = match (ports.is_empty(), wanted.and_then(|w| w.ports.as_ref())) {
+                (true, Some(w)) if w.is_empty() => Some(Vec::new()),
+                (true, _) => None,
+                (false, w) => Some(in_declared_order(&ports, w.map(Vec::as_slice))),
+            };
+            let port_ranges = match (
+                ranges.is_empty(),
+                wanted.and_then(|w| w.port_ranges.as_ref()),
+            ) {
+                (true, Some(w)) if w.is_empty() => Some(Vec::new()),
+                (true, _) => None,
+                (false, Some(w))
+                    if {
+                        let mut a = w.clone();
+                        a.sort();
+                        ranges.sort();
+                        a == ranges
+                    } =>
+                {
+                    Some(w.clone())
+                }
+                (false, _) => {
+                    ranges.sort();
+                    Some(ranges)
+                }
+            };
+            Rule {
+                description: str_of(api, "description").to_string(),
+                enabled: bool_of(api, "enabled"),
+                action: str_of(api, "action").to_string(),
+                protocol: str_of(api, "protocol").to_string(),
+                ports,
+                port_ranges,
+                bidirectional: bool_of(api, "bidirectional"),
+                sources: in_declared_order(
+                    &super::ids_of(api.get("sources")),
+                    wanted.map(|w| w.sources.as_slice()),
+                ),
+                destinations: in_declared_order(
+                    &super::ids_of(api.get("destinations")),
+                    wanted.map(|w| w.destinations.as_slice()),
+                ),
+                name,
+            }
+        };
+        let mut rules: Vec<Rule> = Vec::new();
+        for wanted in declared_rules {
+            if let Some(api) = found.iter().find(|r| str_of(r, "name") == wanted.name) {
+                rules.push(rule_from(api));
+            }
+        }
+        let mut extra: Vec<Rule> = found
+            .iter()
+            .filter(|r| !declared_rules.iter().any(|w| w.name == str_of(r, "name")))
+            .map(|r| rule_from(r))
+            .collect();
+        extra.sort_by(|a, b| a.name.cmp(&b.name));
+        rules.extend(extra);
+        Policy {
+            name: str_of(policy, "name").to_string(),
+            description: str_of(policy, "description").to_string(),
+            enabled: bool_of(policy, "enabled"),
+            rules,
+        }
+    }
+}
+
+#[cfg(feature = "async-http")]
+mod api {
+    use serde_json::Value as Json;
+
+    use super::Policy;
+    use crate::netbird::client::{Client, Collection, Method};
+    use crate::netbird::NetbirdError;
+
+    pub async fn create(client: &Client, policy: &Policy) -> Result<Json, NetbirdError> {
+        client
+            .write(
+                Method::Post,
+                Collection::Policies,
+                Collection::Policies.path(),
+                Some(&policy.to_api()),
+            )
+            .await
+    }
+
+    pub async fn read(client: &Client, id: &str) -> Result<Option<Json>, NetbirdError> {
+        client.find(Collection::Policies, id).await
+    }
+
+    pub async fn update(client: &Client, id: &str, policy: &Policy) -> Result<Json, NetbirdError> {
+        client
+            .write(
+                Method::Put,
+                Collection::Policies,
+                &format!("/api/policies/{id}"),
+                Some(&policy.to_api()),
+            )
+            .await
+    }
+
+    pub async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
+        match client
+            .write(
+                Method::Delete,
+                Collection::Policies,
+                &format!("/api/policies/{id}"),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(feature = "async-http")]
+pub use api::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(name: &str, protocol: &str, ports: Option<Vec<&str>>) -> Rule {
+        Rule {
+            name: name.into(),
+            description: String::new(),
+            enabled: true,
+            action: "accept".into(),
+            protocol: protocol.into(),
+            ports: ports.map(|p| p.into_iter().map(String::from).collect()),
+            port_ranges: None,
+            bidirectional: false,
+            sources: vec!["g1".into(), "g2".into()],
+            destinations: vec!["g3".into()],
+        }
+    }
+
+    #[test]
+    fn reordered_answers_read_as_declared() {
+        let declared = Policy {
+            name: "dmz-to-private".into(),
+            description: String::new(),
+            enabled: true,
+            rules: vec![
+                rule("https", "tcp", Some(vec!["443", "80"])),
+                rule("ping", "icmp", None),
+            ],
+        };
+        let group =
+            |id: &str| json!({"id": id, "name": id, "peers_count": 0, "resources_count": 0});
+        let api_rule = |name: &str, protocol: &str, ports: Option<Vec<&str>>| {
+            let mut r = json!({"id": format!("r-{name}"), "name": name, "description": "", "enabled": true,
+                "action": "accept", "protocol": protocol, "bidirectional": false,
+                "sources": [group("g2"), group("g1")], "destinations": [group("g3")]});
+            if let Some(p) = ports {
+                r["ports"] = json!(p);
+            }
+            r
+        };
+        let api = json!({"id": "p1", "name": "dmz-to-private", "description": "", "enabled": true,
+            "rules": [api_rule("ping", "icmp", None), api_rule("https", "tcp", Some(vec!["80", "443"]))]});
+        assert_eq!(Policy::from_api(&api, Some(&declared)), declared);
+    }
+
+    #[test]
+    fn bad_rules_are_named_by_index() {
+        let policy = Policy {
+            name: "p".into(),
+            description: String::new(),
+            enabled: true,
+            rules: vec![
+                rule("a", "all", Some(vec!["443"])),
+                rule("b", "tcp", Some(vec!["0", "70000"])),
+            ],
+        };
+        let paths: Vec<String> = policy
+            .validate()
+            .iter()
+            .map(FieldError::path_string)
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["rules[0].ports", "rules[1].ports", "rules[1].ports"]
+        );
+        let empty = Policy {
+            rules: vec![],
+            ..policy
+        };
+        assert_eq!(empty.validate()[0].path_string(), "rules");
+    }
+}

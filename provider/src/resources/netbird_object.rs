@@ -1,0 +1,148 @@
+//! The one adapter for NetBird objects that are an ID plus their arguments (groups,
+//! policies, routes): create, read back in the declaration's terms, update, delete and
+//! import, through the `lab::netbird` module of each. A resource file says only what is
+//! its own ([`ApiObject`]).
+
+use std::marker::PhantomData;
+
+use lab::netbird::{str_of, Client, NetbirdError};
+use lab::validation::FieldError;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+use tfplugin::cty::{Type, Value};
+use tfplugin::diag::{Diagnostic, Diagnostics};
+use tfplugin::schema::Attribute;
+
+use crate::config::netbird::{client_for, error, id_of};
+use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
+
+/// A NetBird object managed by ID.
+#[tfplugin::async_trait]
+pub trait ApiObject: DeserializeOwned + Serialize + JsonSchema + Send + Sync + 'static {
+    /// What it is, in messages (`group`).
+    const NOUN: &'static str;
+    /// The definition without `outputs` and `backend`, which every such object shares.
+    fn definition() -> Definition;
+    fn validate(&self) -> Vec<FieldError>;
+    /// The API's answer in the declaration's terms (`declared` is none on import).
+    fn from_api(found: &Json, declared: Option<&Self>) -> Self;
+    async fn create(client: &Client, args: &Self) -> Result<Json, NetbirdError>;
+    async fn read(client: &Client, id: &str) -> Result<Option<Json>, NetbirdError>;
+    /// What an import ID names (by ID unless the object says otherwise).
+    async fn lookup(client: &Client, id: &str) -> Result<Option<Json>, NetbirdError> {
+        Self::read(client, id).await
+    }
+    async fn update(
+        client: &Client,
+        id: &str,
+        args: &Self,
+        before: Option<&Self>,
+    ) -> Result<Json, NetbirdError>;
+    async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError>;
+}
+
+pub struct NetbirdObjectResource<O>(PhantomData<O>);
+
+impl<O> Default for NetbirdObjectResource<O> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+fn state_from<O: ApiObject>(kit: &Kit, object: &O, id: &str) -> Result<Value, Diagnostics> {
+    kit.state(object, &[("id", json!(id))], &Value::Null)
+}
+
+fn failed<O: ApiObject>(doing: &str, e: NetbirdError) -> Diagnostics {
+    error(&format!("Cannot {doing} the NetBird {}", O::NOUN), e)
+}
+
+#[tfplugin::async_trait]
+impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
+    type Args = O;
+
+    fn definition() -> Definition {
+        let mut definition = O::definition();
+        definition.outputs.insert(
+            0,
+            Attribute::computed("id", Type::String).description(format!("The {}'s ID.", O::NOUN)),
+        );
+        definition.backend = crate::kit::Backend::Netbird;
+        definition
+    }
+
+    fn check(args: &O) -> Vec<FieldError> {
+        args.validate()
+    }
+
+    async fn create(&self, op: Op<'_, O>) -> Result<Applied, Failure> {
+        let client = client_for(op.kit)?;
+        let created = O::create(&client, &op.args).await.map_err(|e| {
+            let conflict = e.status() == Some(409);
+            let mut diags = failed::<O>("create", e);
+            if conflict {
+                diags.push(Diagnostic::error(
+                    format!("NetBird {} exists", O::NOUN),
+                    format!(
+                        "One with this name exists already. Import it to manage it here: terraform import <address> <its ID{}>",
+                        if O::NOUN == "group" { " or name" } else { "" }
+                    ),
+                ));
+            }
+            diags
+        })?;
+        Ok(state_from(op.kit, &op.args, str_of(&created, "id"))?.into())
+    }
+
+    async fn update(&self, op: Op<'_, O>) -> Result<Applied, Failure> {
+        let client = client_for(op.kit)?;
+        let id = id_of(op.prior).unwrap_or_default().to_string();
+        let before = op.kit.args::<O>(op.prior).ok();
+        O::update(&client, &id, &op.args, before.as_ref())
+            .await
+            .map_err(|e| failed::<O>("update", e))?;
+        Ok(state_from(op.kit, &op.args, &id)?.into())
+    }
+
+    async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
+        let client = client_for(op.kit)?;
+        let Some(id) = id_of(op.prior) else {
+            return Ok(());
+        };
+        O::delete(&client, id)
+            .await
+            .map_err(|e| failed::<O>("delete", e))
+    }
+
+    async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
+        let client = client_for(current.kit)?;
+        let Some(id) = id_of(current.state) else {
+            return Ok(None);
+        };
+        let Some(found) = O::read(&client, id)
+            .await
+            .map_err(|e| failed::<O>("read", e))?
+        else {
+            // Deleted behind Terraform's back: the plan creates it again.
+            return Ok(None);
+        };
+        let declared = current.kit.args::<O>(current.state).ok();
+        state_from(current.kit, &O::from_api(&found, declared.as_ref()), id).map(Some)
+    }
+
+    async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
+        let client = client_for(kit)?;
+        let found = O::lookup(&client, id)
+            .await
+            .map_err(|e| failed::<O>("import", e))?
+            .ok_or_else(|| {
+                Diagnostics::from(Diagnostic::error(
+                    format!("Cannot import the NetBird {}", O::NOUN),
+                    format!("no {} has the ID {id:?}", O::NOUN),
+                ))
+            })?;
+        state_from(kit, &O::from_api(&found, None), str_of(&found, "id"))
+    }
+}

@@ -1,0 +1,63 @@
+//! `homelab_netbird_policy`: a NetBird access policy with several rules. The capability
+//! (checks, the API body, reading answers back in the declared order) is
+//! `lab::netbird::policy`. Import by ID.
+
+use lab::netbird::policy::{self, Policy};
+use lab::netbird::{Client, NetbirdError};
+use lab::validation::FieldError;
+use serde_json::Value as Json;
+
+use super::netbird_object::{ApiObject, NetbirdObjectResource};
+use crate::kit::{Definition, ErrorPaths};
+
+pub const TYPE_NAME: &str = "homelab_netbird_policy";
+
+pub type NetbirdPolicyResource = NetbirdObjectResource<Policy>;
+
+#[tfplugin::async_trait]
+impl ApiObject for Policy {
+    const NOUN: &'static str = "policy";
+
+    fn definition() -> Definition {
+        Definition {
+            type_name: TYPE_NAME,
+            description: "A NetBird access control policy: one or more rules, each letting source \
+                 groups reach destination groups over a protocol and ports. Rules are matched \
+                 by name and lists compared as sets, so the server's own ordering never shows \
+                 as a change. Ports are for `tcp` and `udp` only. Import by ID.",
+            invalid: "Invalid NetBird policy",
+            // Inside `rules = [{ ... }]`, the deepest place Terraform 1.0 can underline.
+            errors: ErrorPaths::TopLevel,
+            ..Definition::default()
+        }
+    }
+
+    fn validate(&self) -> Vec<FieldError> {
+        Policy::validate(self)
+    }
+
+    fn from_api(found: &Json, declared: Option<&Self>) -> Self {
+        Policy::from_api(found, declared)
+    }
+
+    async fn create(client: &Client, args: &Self) -> Result<Json, NetbirdError> {
+        policy::create(client, args).await
+    }
+
+    async fn read(client: &Client, id: &str) -> Result<Option<Json>, NetbirdError> {
+        policy::read(client, id).await
+    }
+
+    async fn update(
+        client: &Client,
+        id: &str,
+        args: &Self,
+        _before: Option<&Self>,
+    ) -> Result<Json, NetbirdError> {
+        policy::update(client, id, args).await
+    }
+
+    async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
+        policy::delete(client, id).await
+    }
+}
