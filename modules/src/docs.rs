@@ -14,7 +14,9 @@
 use serde_json::Value;
 
 use crate::args::{Opt, Spec, Type};
-use crate::{compose_stack, docker_logging, health_check, prometheus_target, traefik_route};
+use crate::{
+    compose_stack, docker_logging, health_check, netbird_enroll, prometheus_target, traefik_route,
+};
 
 /// A module's one definition: its `spec` and its `documentation`.
 pub type Definition = (fn() -> Spec, fn() -> Documentation);
@@ -24,6 +26,7 @@ pub const MODULES: &[Definition] = &[
     (compose_stack::spec, compose_stack::documentation),
     (docker_logging::spec, docker_logging::documentation),
     (health_check::spec, health_check::documentation),
+    (netbird_enroll::spec, netbird_enroll::documentation),
     (prometheus_target::spec, prometheus_target::documentation),
     (traefik_route::spec, traefik_route::documentation),
 ];

@@ -7,8 +7,8 @@
 //!
 //! - [`runtime`]: args file, `_ansible_*` keys, output JSON, no_log scrubbing, panics.
 //! - [`args`]: argument specs and their checking (types, defaults, choices, groups).
-//! - [`compose_stack`], [`traefik_route`], [`prometheus_target`], [`health_check`],
-//!   [`docker_logging`]: the
+//! - [`compose_stack`], [`netbird_enroll`], [`traefik_route`], [`prometheus_target`],
+//!   [`health_check`], [`docker_logging`]: the
 //!   modules, each a `spec()`, a `run(ctx)` and a `documentation()`.
 //! - [`docs`]: the collection's sidecar docs and action plugins, from those definitions.
 
@@ -17,6 +17,7 @@ pub mod compose_stack;
 pub mod docker_logging;
 pub mod docs;
 pub mod health_check;
+pub mod netbird_enroll;
 pub mod prometheus_target;
 pub mod runtime;
 pub mod traefik_route;

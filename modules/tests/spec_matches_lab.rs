@@ -11,7 +11,7 @@ use lab::traefik_route::TraefikRoute;
 use serde_json::Value;
 use tabiri_homelab_modules::args::{Scalar, Spec, Type};
 use tabiri_homelab_modules::{
-    compose_stack, docker_logging, health_check, prometheus_target, traefik_route,
+    compose_stack, docker_logging, health_check, netbird_enroll, prometheus_target, traefik_route,
 };
 
 fn schema<T: schemars::JsonSchema>() -> Value {
@@ -173,4 +173,24 @@ fn compose_stack_options_are_the_stack_fields() {
 #[test]
 fn docker_logging_options_are_the_settings_fields() {
     assert_matches(&docker_logging::spec(), &schema::<DockerLogging>(), &[]);
+}
+
+#[test]
+fn netbird_enroll_speaks_of_the_agent_as_the_peer_resource_does() {
+    // No lab type holds these options (the capability is the agent, lab::netbird::agent);
+    // the ones homelab_netbird_peer has too carry its names.
+    let spec = netbird_enroll::spec();
+    let names: Vec<&str> = spec.options.iter().map(|o| o.name).collect();
+    assert_eq!(names, ["management_url", "setup_key", "hostname", "state"]);
+    let peer = schema::<lab::netbird::peer::Peer>();
+    for shared in ["management_url", "setup_key"] {
+        assert!(peer["properties"].get(shared).is_some(), "{shared}");
+    }
+    let no_log: Vec<&str> = spec
+        .options
+        .iter()
+        .filter(|o| o.no_log)
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(no_log, ["setup_key"]);
 }

@@ -130,9 +130,20 @@ async fn run(host: &dyn Host, command: Command) -> Result<String, NetbirdError> 
     Err(agent_error(host, &command, reason))
 }
 
-/// `netbird up` with `url`, and the key when one is given (in the environment).
-pub async fn up(host: &dyn Host, url: &str, key: Option<&Secret>) -> Result<String, NetbirdError> {
+/// `netbird up` with `url`, the key when one is given (in the environment) and the
+/// hostname the peer is to report, when one is given.
+pub async fn up(
+    host: &dyn Host,
+    url: &str,
+    key: Option<&Secret>,
+    hostname: Option<&str>,
+) -> Result<String, NetbirdError> {
     let mut command = Command::new(["netbird", "up", "--management-url", url]);
+    if let Some(hostname) = hostname {
+        command
+            .argv
+            .extend(["--hostname".to_string(), hostname.to_string()]);
+    }
     if let Some(key) = key {
         command = command.env("NB_SETUP_KEY", key.clone());
     }
@@ -174,6 +185,7 @@ pub async fn enrol(
     host: &dyn Host,
     url: &str,
     key: Option<&Secret>,
+    hostname: Option<&str>,
 ) -> Result<Enrolment, NetbirdError> {
     let before = status(host).await?;
     if before.connected_to(url) {
@@ -182,7 +194,7 @@ pub async fn enrol(
     if before.connected() || before.daemon_status == "Connecting" {
         down(host).await?;
     }
-    up(host, url, key).await?;
+    up(host, url, key, hostname).await?;
     let after = status(host).await?;
     if !after.connected_to(url) || after.ip.is_empty() {
         return Err(NetbirdError::Host(crate::Error::Host {

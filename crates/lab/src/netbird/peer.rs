@@ -237,7 +237,7 @@ mod api {
         key: &Secret,
         deadline: &Deadline,
     ) -> Result<Enrolled, NetbirdError> {
-        let enrolment = agent::enrol(host, url, Some(key)).await?;
+        let enrolment = agent::enrol(host, url, Some(key), None).await?;
         let changed = matches!(enrolment, Enrolment::Enrolled(_));
         match wait_for(client, enrolment.status(), deadline).await {
             Ok(peer) => Ok(Enrolled { peer, changed }),
