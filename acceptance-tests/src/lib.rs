@@ -8,6 +8,7 @@ pub mod docker;
 pub mod fakepve;
 pub mod http;
 pub mod moto;
+pub mod netbird;
 pub mod procs;
 pub mod ssh_hosts;
 pub mod stats;

@@ -113,8 +113,9 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 /// Claims a free /30 slot by creating its lock file exclusively; a lock whose owner
-/// process is gone is taken over.
-fn claim_slot(pid: u32, n: u32) -> (u32, PathBuf) {
+/// process is gone is taken over. (`pub(crate)` for the NetBird double's address, see
+/// `netbird.rs`.)
+pub(crate) fn claim_slot(pid: u32, n: u32) -> (u32, PathBuf) {
     std::fs::create_dir_all(SLOT_DIR).expect("slot dir");
     let start = (pid.wrapping_mul(64).wrapping_add(n)) % SLOTS;
     for i in 0..SLOTS {

@@ -61,7 +61,8 @@ async fn configure(
     if differs {
         peer::configure(client, id, peer, current).await?;
     }
-    peer::set_groups(client, id, &peer.groups, dropped_groups).await?;
+    let wanted: Vec<String> = peer.groups.iter().cloned().collect();
+    peer::set_groups(client, id, &wanted, dropped_groups).await?;
     client.get(&format!("/api/peers/{id}")).await
 }
 
@@ -82,7 +83,7 @@ impl NetbirdPeerResource {
             .await
             .map_err(|e| failed("enrol", e))?;
         let id = str_of(&enrolled.peer, "id").to_string();
-        let prior_groups: Vec<String> = op
+        let prior_groups: std::collections::BTreeSet<String> = op
             .kit
             .args::<Peer>(op.prior)
             .map(|p| p.groups)
@@ -256,7 +257,7 @@ impl ManagedResource for NetbirdPeerResource {
             .into());
         }
         // Every group but All, which no one declares.
-        let all_groups: Vec<String> = found
+        let all_groups: std::collections::BTreeSet<String> = found
             .get("groups")
             .and_then(Json::as_array)
             .map(|groups| {

@@ -24,7 +24,10 @@ impl ApiObject for Policy {
             description: "A NetBird access control policy: one or more rules, each letting source \
                  groups reach destination groups over a protocol and ports. Rules are matched \
                  by name and lists compared as sets, so the server's own ordering never shows \
-                 as a change. Ports are for `tcp` and `udp` only. Import by ID.",
+                 as a change. Ports are for `tcp` and `udp` only. Import by ID; the server's \
+                 answer leaves out of a rule the source groups an earlier rule of the policy \
+                 already names, so after an import such a policy plans one in-place update \
+                 that restores what the configuration says.",
             invalid: "Invalid NetBird policy",
             // Inside `rules = [{ ... }]`, the deepest place Terraform 1.0 can underline.
             errors: ErrorPaths::TopLevel,

@@ -119,6 +119,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
             .get_attr("rotate_before")
             .and_then(Value::as_str)
             .map(str::to_string);
+        let replacing = !change.requires_replace.is_empty();
         if let Some(reason) = setup_key::replacement_reason(&observed, rotate.as_deref(), now()) {
             for output in ["expires", "key", "id", "state", "valid", "used_times"] {
                 change.planned.set_attr(output, Value::unknown());
@@ -128,6 +129,12 @@ impl ManagedResource for NetbirdSetupKeyResource {
                 "NetBird setup key will be replaced",
                 format!("{reason}: a new key is created and the old one deleted."),
             ));
+        } else if !replacing {
+            // The key is never read again: an imported key stays without one rather than
+            // showing a change on every plan.
+            change
+                .planned
+                .set_attr("key", prior.get_attr("key").cloned().unwrap_or(Value::Null));
         }
         diags
     }
@@ -210,7 +217,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
             key_type: String::new(),
             usage_limit: 0,
             ephemeral: false,
-            auto_groups: Vec::new(),
+            auto_groups: Default::default(),
             expires_in: format!("{}h", days * 24),
             revoked: false,
             rotate_before: None,

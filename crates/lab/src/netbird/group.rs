@@ -4,6 +4,8 @@
 //! `groups`. The API's PUT replaces the whole membership, so every change reads the group
 //! first and adds or removes only what this writer owns; members added elsewhere stay.
 
+use std::collections::BTreeSet;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -23,7 +25,7 @@ pub struct Group {
     /// their own side (`homelab_netbird_peer.groups`, setup key `auto_groups`) are kept
     /// and never removed by this list.
     #[serde(default)]
-    pub peers: Option<Vec<String>>,
+    pub peers: Option<BTreeSet<String>>,
 }
 
 impl Group {
@@ -44,10 +46,11 @@ impl Group {
             ));
         }
         if let Some(peers) = &self.peers {
-            for (i, peer) in peers.iter().enumerate() {
-                if peer.trim().is_empty() {
-                    errors.push(FieldError::item("peers", i, "must be a peer ID"));
-                }
+            if peers.iter().any(|p| p.trim().is_empty()) {
+                errors.push(FieldError::field(
+                    "peers",
+                    "an empty string is not a peer ID",
+                ));
             }
         }
         errors
@@ -56,14 +59,10 @@ impl Group {
     /// What the group looks like in the terms of the declaration: the declared peers that
     /// are members (a missing one shows as a change; members from elsewhere do not).
     pub fn from_api(group: &Json, declared: Option<&Group>) -> Group {
-        let members = super::ids_of(group.get("peers"));
-        let peers = declared.and_then(|d| d.peers.as_ref()).map(|wanted| {
-            wanted
-                .iter()
-                .filter(|p| members.contains(p))
-                .cloned()
-                .collect()
-        });
+        let members = super::id_set(group.get("peers"));
+        let peers = declared
+            .and_then(|d| d.peers.as_ref())
+            .map(|wanted| wanted.intersection(&members).cloned().collect());
         Group {
             name: super::str_of(group, "name").to_string(),
             peers,
@@ -125,7 +124,7 @@ mod api {
     }
 
     pub async fn create(client: &Client, group: &Group) -> Result<Json, NetbirdError> {
-        let peers = group.peers.clone().unwrap_or_default();
+        let peers: Vec<String> = group.peers.iter().flatten().cloned().collect();
         client
             .write(
                 Method::Post,
@@ -172,7 +171,7 @@ mod api {
             .into_iter()
             .filter(|p| !group.peers.iter().flatten().any(|w| w == p))
             .collect();
-        let wanted = group.peers.clone().unwrap_or_default();
+        let wanted: Vec<String> = group.peers.iter().flatten().cloned().collect();
         let peers = merged_members(&members(&current), &dropped, &wanted);
         client
             .write(
@@ -266,10 +265,10 @@ mod tests {
         let api = serde_json::json!({"id": "g1", "name": "dmz", "peers": [{"id": "p1", "name": "a"}, {"id": "p9", "name": "z"}]});
         let declared = Group {
             name: "dmz".into(),
-            peers: Some(vec!["p1".into(), "p2".into()]),
+            peers: Some(["p1".to_string(), "p2".to_string()].into()),
         };
         let seen = Group::from_api(&api, Some(&declared));
-        assert_eq!(seen.peers, Some(vec!["p1".to_string()]));
+        assert_eq!(seen.peers, Some(["p1".to_string()].into()));
         assert_eq!(Group::from_api(&api, None).peers, None);
         assert!(!Group {
             name: "All".into(),

@@ -89,20 +89,9 @@ fn attempts_note(attempts: u32) -> String {
     }
 }
 
-/// Puts `found` in the order of `declared` when both hold the same items, so a list the
-/// server answers in another order never shows as a change; otherwise `found` as it is
-/// (sorted, so the state itself is stable).
-pub fn in_declared_order(found: &[String], declared: Option<&[String]>) -> Vec<String> {
-    let mut sorted = found.to_vec();
-    sorted.sort();
-    if let Some(declared) = declared {
-        let mut wanted = declared.to_vec();
-        wanted.sort();
-        if wanted == sorted {
-            return declared.to_vec();
-        }
-    }
-    sorted
+/// The `id` strings of a list of objects or of plain strings, as a set.
+pub fn id_set(value: Option<&serde_json::Value>) -> std::collections::BTreeSet<String> {
+    ids_of(value).into_iter().collect()
 }
 
 /// The `id` strings of a list of objects (`[{id, name}]`) or of plain strings.
@@ -152,19 +141,4 @@ pub fn bool_of(value: &serde_json::Value, name: &str) -> bool {
         .get(name)
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn declared_order_wins_when_the_items_match() {
-        let found = vec!["b".to_string(), "a".to_string()];
-        let declared = vec!["b".to_string(), "a".to_string()];
-        assert_eq!(in_declared_order(&found, Some(&declared)), declared);
-        assert_eq!(in_declared_order(&found, None), vec!["a", "b"]);
-        let other = vec!["c".to_string()];
-        assert_eq!(in_declared_order(&found, Some(&other)), vec!["a", "b"]);
-    }
 }

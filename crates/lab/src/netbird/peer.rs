@@ -5,6 +5,8 @@
 //! the peer shows in the API. The peer is matched by the mesh IP the agent itself reports
 //! (hostnames are not unique: cloned VMs share one), then named, and put in its groups.
 
+use std::collections::BTreeSet;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -25,7 +27,7 @@ pub struct Peer {
     /// Group IDs the peer is in. Groups it joined otherwise (`All`, the key's
     /// `auto_groups`) are left alone.
     #[serde(default)]
-    pub groups: Vec<String>,
+    pub groups: BTreeSet<String>,
     /// Whether the agent's SSH server may be used.
     #[serde(default)]
     pub ssh_enabled: bool,
@@ -50,10 +52,11 @@ impl Peer {
                 errors.push(FieldError::field("management_url", e));
             }
         }
-        for (i, group) in self.groups.iter().enumerate() {
-            if group.trim().is_empty() {
-                errors.push(FieldError::item("groups", i, "must be a group ID"));
-            }
+        if self.groups.iter().any(|g| g.trim().is_empty()) {
+            errors.push(FieldError::field(
+                "groups",
+                "an empty string is not a group ID",
+            ));
         }
         errors
     }
@@ -62,16 +65,11 @@ impl Peer {
     /// the declared groups the peer is in (a missing one shows as a change, others do
     /// not), `management_url` what the agent says (`agent_url`).
     pub fn from_api(peer: &Json, declared: &Peer, agent_url: String) -> Peer {
-        let member_of = super::ids_of(peer.get("groups"));
+        let member_of = super::id_set(peer.get("groups"));
         Peer {
             setup_key: declared.setup_key.clone(),
             name: super::str_of(peer, "name").to_string(),
-            groups: declared
-                .groups
-                .iter()
-                .filter(|g| member_of.contains(g))
-                .cloned()
-                .collect(),
+            groups: declared.groups.intersection(&member_of).cloned().collect(),
             ssh_enabled: super::bool_of(peer, "ssh_enabled"),
             login_expiration_enabled: super::bool_of(peer, "login_expiration_enabled"),
             // The declared spelling when the agent names the same service

@@ -6,6 +6,8 @@
 //! declaration (rules by name, lists in the declared order when they hold the same
 //! items), so a policy that is as declared never shows a change.
 
+use std::collections::BTreeSet;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -27,7 +29,8 @@ pub struct Policy {
     /// Whether the policy is in force.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// The rules, at least one. Compared by name, so their order does not matter.
+    /// The rules, at least one. Matched by name when read back, so the order the server
+    /// lists them in does not matter.
     pub rules: Vec<Rule>,
 }
 
@@ -50,17 +53,19 @@ pub struct Rule {
     pub protocol: String,
     /// Destination ports (`"443"`), for `tcp` and `udp` only. Leave out for every port.
     #[serde(default)]
-    pub ports: Option<Vec<String>>,
+    pub ports: Option<BTreeSet<String>>,
     /// Destination port ranges, for `tcp` and `udp` only.
     #[serde(default)]
+    // A list, not a set: Terraform 1.0 crashes drawing a diff of a set of objects nested
+    // in a list of objects. Compared as a set when read back.
     pub port_ranges: Option<Vec<PortRange>>,
     /// Allow traffic both ways (destinations may open connections to sources too).
     #[serde(default)]
     pub bidirectional: bool,
     /// Source group IDs.
-    pub sources: Vec<String>,
+    pub sources: BTreeSet<String>,
     /// Destination group IDs.
-    pub destinations: Vec<String>,
+    pub destinations: BTreeSet<String>,
 }
 
 /// A range of ports, both ends included.
@@ -154,6 +159,15 @@ impl Policy {
                     ),
                 ));
             }
+            if rule.ports.as_ref().is_some_and(|p| !p.is_empty())
+                && rule.port_ranges.as_ref().is_some_and(|p| !p.is_empty())
+            {
+                errors.push(rule_error(
+                    i,
+                    "port_ranges",
+                    "set ports or port_ranges, not both (NetBird refuses a rule with both; split it in two rules)",
+                ));
+            }
             for port in rule.ports.iter().flatten() {
                 if !port.parse::<i64>().is_ok_and(port_number) {
                     errors.push(rule_error(
@@ -222,17 +236,51 @@ impl Policy {
     /// name and put in the declared order (rules the declaration does not have follow,
     /// by name), lists in the declared order when they hold the same items.
     pub fn from_api(policy: &Json, declared: Option<&Policy>) -> Policy {
-        use super::{bool_of, in_declared_order, str_of};
+        use super::{bool_of, id_set, str_of};
         let found: Vec<&Json> = policy
             .get("rules")
             .and_then(Json::as_array)
             .map(|rules| rules.iter().collect())
             .unwrap_or_default();
         let declared_rules: &[Rule] = declared.map(|d| d.rules.as_slice()).unwrap_or(&[]);
-        let rule_from = |api: &Json| -> Rule {
-            let name = str_of(api, "name").to_string();
-            let wanted = declared_rules.iter().find(|r| r.name == name);
-            let ports: Vec<String> = api
+        let wanted_rule = |api: &Json| {
+            declared_rules
+                .iter()
+                .find(|r| r.name == str_of(api, "name"))
+        };
+        // The server's answer leaves out of a rule's `sources` every group it already
+        // listed earlier in the same policy (in any rule's sources or destinations), so a
+        // second rule from the same zone answers no sources at all. A declared source
+        // group listed earlier is taken as present: the answer cannot say otherwise.
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let sources_of: Vec<BTreeSet<String>> = found
+            .iter()
+            .map(|api| {
+                let answered = id_set(api.get("sources"));
+                let mut sources = answered.clone();
+                if let Some(wanted) = wanted_rule(api) {
+                    sources.extend(wanted.sources.intersection(&seen).cloned());
+                }
+                seen.extend(answered);
+                seen.extend(id_set(api.get("destinations")));
+                sources
+            })
+            .collect();
+        // Unset and empty lists are the same to the server: read as declared.
+        fn unset_or<T: Ord + Clone>(
+            found: BTreeSet<T>,
+            declared: Option<&BTreeSet<T>>,
+        ) -> Option<BTreeSet<T>> {
+            match declared {
+                _ if !found.is_empty() => Some(found),
+                Some(d) if d.is_empty() => Some(BTreeSet::new()),
+                _ => None,
+            }
+        }
+        let rule_from = |index: usize| -> Rule {
+            let api = found[index];
+            let wanted = wanted_rule(api);
+            let ports: BTreeSet<String> = api
                 .get("ports")
                 .and_then(Json::as_array)
                 .map(|p| {
@@ -242,66 +290,44 @@ impl Policy {
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut ranges: Vec<PortRange> = api
+            let ranges: BTreeSet<PortRange> = api
                 .get("port_ranges")
                 .and_then(|r| serde_json::from_value(r.clone()).ok())
                 .unwrap_or_default();
-            // Unset and empty lists are the same to the server.
-            let ports = match (ports.is_empty(), wanted.and_then(|w| w.ports.as_ref())) {
-                (true, Some(w)) if w.is_empty() => Some(Vec::new()),
-                (true, _) => None,
-                (false, w) => Some(in_declared_order(&ports, w.map(Vec::as_slice))),
-            };
-            let port_ranges = match (
-                ranges.is_empty(),
-                wanted.and_then(|w| w.port_ranges.as_ref()),
-            ) {
-                (true, Some(w)) if w.is_empty() => Some(Vec::new()),
-                (true, _) => None,
-                (false, Some(w))
-                    if {
-                        let mut a = w.clone();
-                        a.sort();
-                        ranges.sort();
-                        a == ranges
-                    } =>
-                {
-                    Some(w.clone())
-                }
-                (false, _) => {
-                    ranges.sort();
-                    Some(ranges)
-                }
-            };
+            let declared_ranges = wanted.and_then(|w| w.port_ranges.as_ref());
+            let port_ranges = unset_or(
+                ranges,
+                declared_ranges
+                    .map(|d| d.iter().cloned().collect())
+                    .as_ref(),
+            )
+            .map(|found| match declared_ranges {
+                // The declared order when the ranges are the same.
+                Some(d) if d.iter().cloned().collect::<BTreeSet<_>>() == found => d.clone(),
+                _ => found.into_iter().collect(),
+            });
             Rule {
+                name: str_of(api, "name").to_string(),
                 description: str_of(api, "description").to_string(),
                 enabled: bool_of(api, "enabled"),
                 action: str_of(api, "action").to_string(),
                 protocol: str_of(api, "protocol").to_string(),
-                ports,
+                ports: unset_or(ports, wanted.and_then(|w| w.ports.as_ref())),
                 port_ranges,
                 bidirectional: bool_of(api, "bidirectional"),
-                sources: in_declared_order(
-                    &super::ids_of(api.get("sources")),
-                    wanted.map(|w| w.sources.as_slice()),
-                ),
-                destinations: in_declared_order(
-                    &super::ids_of(api.get("destinations")),
-                    wanted.map(|w| w.destinations.as_slice()),
-                ),
-                name,
+                sources: sources_of[index].clone(),
+                destinations: id_set(api.get("destinations")),
             }
         };
         let mut rules: Vec<Rule> = Vec::new();
         for wanted in declared_rules {
-            if let Some(api) = found.iter().find(|r| str_of(r, "name") == wanted.name) {
-                rules.push(rule_from(api));
+            if let Some(index) = found.iter().position(|r| str_of(r, "name") == wanted.name) {
+                rules.push(rule_from(index));
             }
         }
-        let mut extra: Vec<Rule> = found
-            .iter()
-            .filter(|r| !declared_rules.iter().any(|w| w.name == str_of(r, "name")))
-            .map(|r| rule_from(r))
+        let mut extra: Vec<Rule> = (0..found.len())
+            .filter(|i| wanted_rule(found[*i]).is_none())
+            .map(rule_from)
             .collect();
         extra.sort_by(|a, b| a.name.cmp(&b.name));
         rules.extend(extra);
@@ -383,8 +409,8 @@ mod tests {
             ports: ports.map(|p| p.into_iter().map(String::from).collect()),
             port_ranges: None,
             bidirectional: false,
-            sources: vec!["g1".into(), "g2".into()],
-            destinations: vec!["g3".into()],
+            sources: ["g1".to_string(), "g2".to_string()].into(),
+            destinations: ["g3".to_string()].into(),
         }
     }
 
@@ -413,6 +439,14 @@ mod tests {
         let api = json!({"id": "p1", "name": "dmz-to-private", "description": "", "enabled": true,
             "rules": [api_rule("ping", "icmp", None), api_rule("https", "tcp", Some(vec!["80", "443"]))]});
         assert_eq!(Policy::from_api(&api, Some(&declared)), declared);
+        // As the server answers it: the later rule's sources, listed before, are left out.
+        let mut answered = api.clone();
+        answered["rules"][1]["sources"] = Json::Null;
+        assert_eq!(Policy::from_api(&answered, Some(&declared)), declared);
+        // A source group nowhere in the answer is a real difference.
+        let mut moved = declared.clone();
+        moved.rules[1].sources = ["g9".to_string()].into();
+        assert_ne!(Policy::from_api(&answered, Some(&moved)), moved);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! Proxmox LAN, say) reached through a routing peer or a group of routing peers, for the
 //! peers of the distribution groups.
 
+use std::collections::BTreeSet;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
@@ -24,9 +26,9 @@ pub struct Route {
     pub peer: Option<String>,
     /// Group IDs whose peers all route the network (high availability). Set this or `peer`.
     #[serde(default)]
-    pub peer_groups: Option<Vec<String>>,
+    pub peer_groups: Option<BTreeSet<String>>,
     /// Distribution group IDs: the peers that get the route.
-    pub groups: Vec<String>,
+    pub groups: BTreeSet<String>,
     /// Masquerade traffic to the network behind the routing peer's own address.
     #[serde(default = "yes")]
     pub masquerade: bool,
@@ -129,18 +131,19 @@ impl Route {
 
     /// The route as the API answers it, lists in the declared order.
     pub fn from_api(route: &Json, declared: Option<&Route>) -> Route {
-        use super::{bool_of, ids_of, in_declared_order, str_of};
+        use super::{bool_of, id_set, str_of};
         let peer = Some(str_of(route, "peer"))
             .filter(|p| !p.is_empty())
             .map(str::to_string);
-        let peer_groups = ids_of(route.get("peer_groups"));
+        let peer_groups = id_set(route.get("peer_groups"));
+        // Unset and empty are the same to the server.
         let peer_groups = match (
             peer_groups.is_empty(),
             declared.and_then(|d| d.peer_groups.as_ref()),
         ) {
-            (true, Some(d)) if d.is_empty() => Some(Vec::new()),
+            (true, Some(d)) if d.is_empty() => Some(BTreeSet::new()),
             (true, _) => None,
-            (false, d) => Some(in_declared_order(&peer_groups, d.map(Vec::as_slice))),
+            (false, _) => Some(peer_groups),
         };
         Route {
             network_id: str_of(route, "network_id").to_string(),
@@ -148,10 +151,7 @@ impl Route {
             network: str_of(route, "network").to_string(),
             peer,
             peer_groups,
-            groups: in_declared_order(
-                &ids_of(route.get("groups")),
-                declared.map(|d| d.groups.as_slice()),
-            ),
+            groups: id_set(route.get("groups")),
             masquerade: bool_of(route, "masquerade"),
             metric: route
                 .get("metric")
@@ -229,7 +229,7 @@ mod tests {
             network: "192.168.10.0/33".into(),
             peer: None,
             peer_groups: None,
-            groups: vec![],
+            groups: BTreeSet::new(),
             masquerade: true,
             metric: 0,
             enabled: true,

@@ -6,6 +6,7 @@
 //! un-revoked); everything else replaces it. A one-off key is usable once whatever
 //! `usage_limit` says, so a larger limit is refused rather than silently ignored.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -37,7 +38,7 @@ pub struct SetupKey {
     pub ephemeral: bool,
     /// Group IDs every peer enrolled with this key joins.
     #[serde(default)]
-    pub auto_groups: Vec<String>,
+    pub auto_groups: BTreeSet<String>,
     /// How long the key is valid from its creation, as a duration (`24h` to `8760h`).
     #[serde(default = "default_expires_in")]
     pub expires_in: String,
@@ -114,10 +115,11 @@ impl SetupKey {
                 Err(e) => errors.push(FieldError::field("rotate_before", e)),
             }
         }
-        for (i, group) in self.auto_groups.iter().enumerate() {
-            if group.trim().is_empty() {
-                errors.push(FieldError::item("auto_groups", i, "must be a group ID"));
-            }
+        if self.auto_groups.iter().any(|g| g.trim().is_empty()) {
+            errors.push(FieldError::field(
+                "auto_groups",
+                "an empty string is not a group ID",
+            ));
         }
         errors
     }
@@ -134,10 +136,7 @@ impl SetupKey {
     /// declared order are the declaration's.
     pub fn from_api(key: &Json, declared: &SetupKey) -> SetupKey {
         use super::{bool_of, str_of};
-        let auto_groups = super::in_declared_order(
-            &super::ids_of(key.get("auto_groups")),
-            Some(&declared.auto_groups),
-        );
+        let auto_groups = super::id_set(key.get("auto_groups"));
         SetupKey {
             name: str_of(key, "name").to_string(),
             key_type: str_of(key, "type").to_string(),
@@ -265,7 +264,7 @@ mod api {
             key_type: "one-off".into(),
             usage_limit: 1,
             ephemeral: false,
-            auto_groups: Vec::new(),
+            auto_groups: Default::default(),
             expires_in: "24h".into(),
             revoked: false,
             rotate_before: None,
@@ -287,7 +286,7 @@ mod tests {
             key_type: "reusable".into(),
             usage_limit: 0,
             ephemeral: false,
-            auto_groups: vec![],
+            auto_groups: BTreeSet::new(),
             expires_in: "720h".into(),
             revoked: false,
             rotate_before: Some("168h".into()),
