@@ -65,6 +65,10 @@ APT_PINS=(
   "iproute2=6.1.0-3"
   "restic=0.14.0-1+b5"
   "prometheus=2.42.0+ds-5+deb12u1"
+  # backup jobs: the textfile collector their metrics go to, and the cron daemon that runs
+  # them on hosts without systemd
+  "prometheus-node-exporter=1.5.0-1+b6"
+  "cron=3.0pl1-162"
   "qemu-user-static=1:7.2+dfsg-7+deb12u18+b3"
   "curl=7.88.1-10+deb12u15"
   "jq=1.6-2.1+deb12u3"
@@ -233,7 +237,7 @@ SCRIPT_HASH="$(sha256sum "$SCRIPT_PATH" | cut -c1-64)"
 core_links=(terraform traefik "$NULL_PROVIDER_BIN" cargo-fuzz)
 all_links=("${core_links[@]}" ansible ansible-playbook ansible-galaxy ansible-doc ansible-test
            moto_server fakepve docker-compose)
-all_cmds=(dockerd sshd ip restic prometheus qemu-aarch64-static curl jq sudo)
+all_cmds=(dockerd sshd ip restic prometheus prometheus-node-exporter cron qemu-aarch64-static curl jq sudo)
 
 links_ok() {
   local l

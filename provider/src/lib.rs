@@ -48,7 +48,8 @@ impl Provider for HomelabProvider {
                  Prometheus targets on hosts reached locally or over SSH (`ssh` block), \
                  Proxmox guests (`proxmox` block), AWS instances, security groups and \
                  Route 53 records (`aws` block), and the NetBird mesh: groups, setup keys, \
-                 policies, routes and enrolled hosts (`netbird` block). Every block is optional: configure what the \
+                 policies, routes and enrolled hosts (`netbird` block); restic backup jobs that \
+                 prove themselves on those hosts. Every block is optional: configure what the \
                  lab uses; a resource whose block is missing fails at plan naming it.",
             )
             .block(config::ssh::block())
@@ -73,6 +74,7 @@ impl Provider for HomelabProvider {
                 resources::compose_stack::ComposeStackResource,
                 state.clone(),
             ),
+            kit::resource(resources::backup_job::BackupJobResource, state.clone()),
             kit::resource(
                 resources::netbird_group::NetbirdGroupResource::default(),
                 state.clone(),

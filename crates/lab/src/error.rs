@@ -73,6 +73,11 @@ pub enum Error {
     #[error("compose project {project}: {message}")]
     Compose { project: String, message: String },
 
+    /// A backup job could not be set up or a run of it failed; `message` says why (restic's
+    /// own words where it gave them).
+    #[error("backup job {job}: {message}")]
+    Backup { job: String, message: String },
+
     /// A wait ran out (or was stopped); says what it waited for, the timeout and the
     /// last thing it saw.
     #[error(transparent)]

@@ -13,6 +13,8 @@
 //!
 //! - `aws` (feature `aws`): EC2 instances, security groups, AMI lookups and Route 53
 //!   records through the official AWS SDK (`homelab_aws_*`, `homelab_route53_*`).
+//! - [`backup`]: restic backup jobs that prove themselves: dumps with pipefail, stale
+//!   locks, heartbeats, metrics, restore drills (`homelab_backup_job`, `backup_job`).
 //! - [`compose`]: Docker Compose stacks on a host (`homelab_compose_stack`).
 //! - [`deadline`]: the one deadline type of every wait, naming its setting and carrying
 //!   the caller's stop signal.
@@ -43,6 +45,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod backup;
 pub mod compose;
 pub mod deadline;
 pub mod docker_logging;

@@ -3,6 +3,7 @@
 
 pub mod aws_instance;
 pub mod aws_security_group;
+pub mod backup_job;
 pub mod compose_stack;
 pub mod netbird_group;
 pub mod netbird_object;
