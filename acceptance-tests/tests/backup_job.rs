@@ -139,6 +139,19 @@ fn snapshots(repo: &Path) -> Vec<Json> {
         .unwrap_or_default()
 }
 
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn sha256_tree(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -466,6 +479,54 @@ fn a_failed_dump_fails_the_job_leaves_no_snapshot_and_alerts() {
     assert!(text.contains("does not exist"), "{text}");
     ws.config(&lab.hcl(GOOD_DUMP, r#"missing_paths = "warn""#));
     ws.apply();
+
+    // A restore drill over a damaged repository fails and alerts like a failed backup.
+    std::fs::create_dir_all(&lab.data).unwrap();
+    std::fs::write(lab.data.join("c.txt"), "charlie\n").unwrap();
+    let job = lab.dirs.join("backup/files/job.sh");
+    let ok = lab
+        .host
+        .in_netns(job.to_str().unwrap())
+        .arg("backup")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for pack in walk(&lab.repo.join("data")) {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        // Every blob of the pack damaged (tree blobs are read from restic's cache; the
+        // files' data is not).
+        for i in (0..bytes.len()).step_by(256) {
+            bytes[i] ^= 0xff;
+        }
+        std::fs::write(&pack, bytes).unwrap();
+    }
+    lab.heartbeats.clear();
+    let drill = lab
+        .host
+        .in_netns(job.to_str().unwrap())
+        .arg("restore-test")
+        .output()
+        .unwrap();
+    assert!(
+        !drill.status.success(),
+        "a damaged snapshot passed the drill"
+    );
+    assert_eq!(lab.heartbeats.paths(), ["start", "fail"]);
+    assert_eq!(
+        metric(&lab.metrics(), "restic_restore_test_exit_code"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &lab.metrics(),
+            "restic_restore_test_last_success_timestamp_seconds"
+        ),
+        None
+    );
     ws.destroy();
 }
 
@@ -679,4 +740,167 @@ fn units_verify_cron_runs_the_entry_and_no_scheduler_is_an_error() {
         "{text}"
     );
     assert!(!lab.dirs.join("backup/files").exists());
+}
+
+/// Polls `GET path` on `addr` until `check` finds what it wants in the JSON answer.
+fn wait_json(what: &str, addr: &str, path: &str, check: impl Fn(&Json) -> bool) {
+    wait_for(what, Duration::from_secs(60), || {
+        let (_, body) = acceptance_tests::http::get(addr, "localhost", path).ok()?;
+        let json: Json = serde_json::from_str(&body).ok()?;
+        check(&json).then_some(())
+    });
+}
+
+#[test]
+fn s3_backups_restore_drills_and_alerts_in_prometheus() {
+    use acceptance_tests::procs::Background;
+    let lab = lab();
+    let host = &lab.host;
+    // moto (S3), node_exporter and Prometheus, all inside the host's namespace.
+    let s3 = format!("{}:5000", host.address);
+    let mut moto = host.in_netns(acceptance_tests::tool("moto_server").to_str().unwrap());
+    moto.args(["-H", &host.address, "-p", "5000"]);
+    let _moto = Background::spawn("moto_server", &mut moto, &host.dir.join("moto.log"));
+    wait_for("moto in the namespace", Duration::from_secs(30), || {
+        acceptance_tests::http::get(&s3, "localhost", "/moto-api/")
+            .ok()
+            .filter(|(s, _)| *s == 200)
+    });
+    let metrics_dir = lab.dirs.join("metrics");
+    let exporter = format!("{}:9100", host.address);
+    let mut node = host.in_netns("prometheus-node-exporter");
+    node.arg(format!("--web.listen-address={exporter}"))
+        .arg(format!(
+            "--collector.textfile.directory={}",
+            metrics_dir.display()
+        ));
+    let _node = Background::spawn("node_exporter", &mut node, &host.dir.join("node.log"));
+    let rules = host.dir.join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: backups\n    rules:\n      - alert: BackupFailed\n        expr: restic_backup_exit_code != 0\n      - alert: BackupTooOld\n        expr: time() - restic_backup_last_success_timestamp_seconds > 90000\n",
+    )
+    .unwrap();
+    let config = host.dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{exporter}']\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let prometheus = format!("{}:9090", host.address);
+    let mut prom = host.in_netns("prometheus");
+    prom.arg(format!("--config.file={}", config.display()))
+        .arg(format!("--web.listen-address={prometheus}"))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            host.dir.join("tsdb").display()
+        ));
+    let _prom = Background::spawn("prometheus", &mut prom, &host.dir.join("prometheus.log"));
+
+    let repo = format!("s3:http://{s3}/backups/files");
+    let mut ws = lab.workspace();
+    ws.var("s3_secret", "aws-s3cr3t-key");
+    let hcl =
+        lab.hcl(
+            GOOD_DUMP,
+            r#"env = { AWS_ACCESS_KEY_ID = "lab", AWS_SECRET_ACCESS_KEY = var.s3_secret }
+  restore_test = { schedule = "Sun *-*-* 04:00:00", sample = 2 }"#,
+        )
+        .replace(
+            &format!("repository    = \"{}\"", lab.repo.display()),
+            &format!("repository    = \"{repo}\""),
+        ) + "variable \"s3_secret\" {\n  type      = string\n  sensitive = true\n}\n";
+    ws.config(&hcl);
+    let output = ws.apply();
+    assert!(!output.contains("aws-s3cr3t-key"));
+    // Restored from S3 byte for byte.
+    let restic_s3 = |args: &[&str]| {
+        let out = Command::new("restic")
+            .args(["-r", &repo])
+            .args(args)
+            .env("RESTIC_PASSWORD", PASSWORD)
+            .env("AWS_ACCESS_KEY_ID", "lab")
+            .env("AWS_SECRET_ACCESS_KEY", "aws-s3cr3t-key")
+            .env("RESTIC_CACHE_DIR", host.dir.join("cache"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let target = host.dir.join("from-s3");
+    restic_s3(&[
+        "restore",
+        "latest",
+        "--path",
+        lab.data.to_str().unwrap(),
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        sha256_tree(&target.join(lab.data.strip_prefix("/").unwrap())),
+        sha256_tree(&lab.data)
+    );
+
+    // The restore drill passes and says so in the metrics.
+    let job = lab.dirs.join("backup/files/job.sh");
+    let drill = host
+        .in_netns(job.to_str().unwrap())
+        .arg("restore-test")
+        .output()
+        .unwrap();
+    assert!(
+        drill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&drill.stderr)
+    );
+    assert!(String::from_utf8_lossy(&drill.stderr).contains("2 files restored and identical"));
+    assert!(metric(
+        &lab.metrics(),
+        "restic_restore_test_last_success_timestamp_seconds"
+    )
+    .is_some());
+    wait_json(
+        "Prometheus to scrape the job's metrics",
+        &prometheus,
+        "/api/v1/query?query=restic_snapshots_total",
+        |j| j["data"]["result"][0]["value"][1] == "2",
+    );
+
+    // A failing run: the exit code metric fires the alert in Prometheus.
+    std::fs::rename(&lab.data, host.dir.join("moved-away")).unwrap();
+    let failed = host
+        .in_netns(job.to_str().unwrap())
+        .arg("backup")
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    wait_json("BackupFailed to fire", &prometheus, "/api/v1/alerts", |j| {
+        j["data"]["alerts"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x["labels"]["alertname"] == "BackupFailed" && x["state"] == "firing")
+        })
+    });
+    for file in std::fs::read_dir(lab.dirs.join("backup/files"))
+        .unwrap()
+        .flatten()
+    {
+        if file.file_name() == "env" || file.file_name() == "password" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+        assert!(
+            !text.contains("aws-s3cr3t-key") && !text.contains(PASSWORD),
+            "{}",
+            file.path().display()
+        );
+    }
+    std::fs::rename(host.dir.join("moved-away"), &lab.data).unwrap();
+    ws.destroy();
 }
