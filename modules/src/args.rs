@@ -23,6 +23,8 @@ pub enum Scalar {
     Bool,
     /// A string with `~` and `$VAR` expanded, as Ansible's `path` type.
     Path,
+    /// A dict kept as it is (the elements of a list of objects, such as dumps).
+    Dict,
 }
 
 /// An option's type, named as in Ansible's `argument_spec`.
@@ -62,6 +64,7 @@ impl Scalar {
             Scalar::Float => "float",
             Scalar::Bool => "bool",
             Scalar::Path => "path",
+            Scalar::Dict => "dict",
         }
     }
 }
@@ -527,6 +530,10 @@ fn convert_scalar(scalar: Scalar, v: &Value) -> Result<Value, String> {
             Value::String(_) => Ok(v.clone()),
             Value::Number(_) | Value::Bool(_) => Ok(Value::String(py_str(v))),
             _ => Err(format!("a {} is not a string", py_type(v))),
+        },
+        Scalar::Dict => match v {
+            Value::Object(_) => Ok(v.clone()),
+            _ => Err(format!("a {} is not a dict", py_type(v))),
         },
         Scalar::Path => convert_scalar(Scalar::Str, v)
             .map(|s| Value::String(expand_path(s.as_str().unwrap_or_default()))),

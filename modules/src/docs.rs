@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use crate::args::{Opt, Spec, Type};
 use crate::{
-    compose_stack, docker_logging, health_check, netbird_enroll, prometheus_target, traefik_route,
+    backup_job, backup_restore_test, compose_stack, docker_logging, health_check, netbird_enroll,
+    prometheus_target, traefik_route,
 };
 
 /// A module's one definition: its `spec` and its `documentation`.
@@ -23,6 +24,11 @@ pub type Definition = (fn() -> Spec, fn() -> Documentation);
 
 /// Every module of the collection; the generator writes both files for each.
 pub const MODULES: &[Definition] = &[
+    (backup_job::spec, backup_job::documentation),
+    (
+        backup_restore_test::spec,
+        backup_restore_test::documentation,
+    ),
     (compose_stack::spec, compose_stack::documentation),
     (docker_logging::spec, docker_logging::documentation),
     (health_check::spec, health_check::documentation),

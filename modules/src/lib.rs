@@ -7,12 +7,14 @@
 //!
 //! - [`runtime`]: args file, `_ansible_*` keys, output JSON, no_log scrubbing, panics.
 //! - [`args`]: argument specs and their checking (types, defaults, choices, groups).
-//! - [`compose_stack`], [`netbird_enroll`], [`traefik_route`], [`prometheus_target`],
+//! - [`backup_job`], [`backup_restore_test`], [`compose_stack`], [`netbird_enroll`], [`traefik_route`], [`prometheus_target`],
 //!   [`health_check`], [`docker_logging`]: the
 //!   modules, each a `spec()`, a `run(ctx)` and a `documentation()`.
 //! - [`docs`]: the collection's sidecar docs and action plugins, from those definitions.
 
 pub mod args;
+pub mod backup_job;
+pub mod backup_restore_test;
 pub mod compose_stack;
 pub mod docker_logging;
 pub mod docs;

@@ -3,6 +3,7 @@
 //! JSON schema) plus the Ansible-only options listed here. The specs are written out in
 //! Rust so the binaries carry no schema generator; this test keeps them honest.
 
+use lab::backup::BackupJob;
 use lab::compose::ComposeStack;
 use lab::docker_logging::DockerLogging;
 use lab::health_check::HealthCheck;
@@ -11,7 +12,8 @@ use lab::traefik_route::TraefikRoute;
 use serde_json::Value;
 use tabiri_homelab_modules::args::{Scalar, Spec, Type};
 use tabiri_homelab_modules::{
-    compose_stack, docker_logging, health_check, netbird_enroll, prometheus_target, traefik_route,
+    backup_job, compose_stack, docker_logging, health_check, netbird_enroll, prometheus_target,
+    traefik_route,
 };
 
 fn schema<T: schemars::JsonSchema>() -> Value {
@@ -52,6 +54,7 @@ fn expected_json_type(ty: Type) -> &'static str {
         Type::Scalar(Scalar::Int) => "integer",
         Type::Scalar(Scalar::Float) => "number",
         Type::Scalar(Scalar::Bool) => "boolean",
+        Type::Scalar(Scalar::Dict) => "object",
         Type::List(_) => "array",
         Type::Dict(_) | Type::Document => "object",
     }
@@ -193,4 +196,17 @@ fn netbird_enroll_speaks_of_the_agent_as_the_peer_resource_does() {
         .map(|o| o.name)
         .collect();
     assert_eq!(no_log, ["setup_key"]);
+}
+
+#[test]
+fn backup_job_options_are_the_job_fields() {
+    let spec = backup_job::spec();
+    assert_matches(&spec, &schema::<BackupJob>(), &["state"]);
+    let no_log: Vec<&str> = spec
+        .options
+        .iter()
+        .filter(|o| o.no_log)
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(no_log, ["password", "env", "heartbeat_url"]);
 }
