@@ -380,6 +380,23 @@ fn a_job_backs_up_restores_byte_identical_and_shows_drift() {
     }
 
     ws.expect_empty_plan();
+    // The job's snapshots, as the data source reads them on the host.
+    let with_data = format!(
+        "{}\ndata \"homelab_backup_snapshots\" \"files\" {{\n  host {{\n    address = \"{}\"\n    user    = \"root\"\n  }}\n  name       = \"files\"\n  config_dir = \"{}\"\n}}\noutput \"latest\" {{ value = data.homelab_backup_snapshots.files.latest_id }}\noutput \"count\" {{ value = length(data.homelab_backup_snapshots.files.snapshots) }}\n",
+        lab.hcl(GOOD_DUMP, r#"retention = { keep_last = 3 }"#),
+        lab.host.address,
+        lab.dirs.join("backup").display()
+    );
+    ws.config(&with_data);
+    ws.apply();
+    assert_eq!(ws.output("count"), serde_json::json!(2));
+    let newest = snapshots(&lab.repo)
+        .iter()
+        .max_by_key(|s| s["time"].as_str().unwrap_or("").to_string())
+        .map(|s| s["id"].clone())
+        .unwrap();
+    assert_eq!(ws.output("latest"), newest);
+    ws.config(&lab.hcl(GOOD_DUMP, r#"retention = { keep_last = 3 }"#));
     // Drift: the script edited by hand, then the cron entry removed.
     std::fs::write(job_dir.join("job.sh"), "#!/bin/bash\nexit 0\n").unwrap();
     ws.expect_plan(JOB, &["update"]);
@@ -534,7 +551,8 @@ fn a_failed_dump_fails_the_job_leaves_no_snapshot_and_alerts() {
 fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
     let lab = lab();
     let ws = lab.workspace();
-    ws.config(&lab.hcl(GOOD_DUMP, ""));
+    // Retention: a prune needs the repository to itself, so a stale lock matters to it.
+    ws.config(&lab.hcl(GOOD_DUMP, r#"retention = { keep_last = 5 }"#));
     ws.apply();
     let job = lab.dirs.join("backup/files/job.sh");
     for (round, signal) in ["KILL", "TERM"].into_iter().enumerate() {
@@ -550,17 +568,26 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
             .arg("backup")
             .spawn()
             .unwrap();
-        wait_for("a lock in the repository", Duration::from_secs(30), || {
-            let locks = restic(&lab.repo, &["list", "locks", "--no-lock"]);
-            (!locks.trim().is_empty()).then_some(())
+        // Killed while it reads the data (its lock is taken before the first file).
+        let pattern = format!("restic backup --json.*{}", lab.data.display());
+        wait_for("restic reading the data", Duration::from_secs(30), || {
+            Command::new("pgrep")
+                .args(["-f", &pattern])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(drop)
         });
-        // restic's own process (its argv names the data, never the repository or a secret).
+        // Its lock file, read straight from the local repository (a restic command would
+        // take a key derivation's time to answer).
+        wait_for("restic's lock", Duration::from_secs(30), || {
+            std::fs::read_dir(lab.repo.join("locks"))
+                .ok()?
+                .next()
+                .map(drop)
+        });
         let _ = Command::new("pkill")
-            .args([
-                &format!("-{signal}"),
-                "-f",
-                &format!("restic backup --json.*{}", lab.data.display()),
-            ])
+            .args([&format!("-{signal}"), "-f", &pattern])
             .status();
         let _ = run.wait();
         assert!(

@@ -131,6 +131,10 @@ impl Provider for HomelabProvider {
                 state.clone(),
             ),
             kit::data_source(
+                data_sources::backup_snapshots::BackupSnapshotsDataSource,
+                state.clone(),
+            ),
+            kit::data_source(
                 data_sources::netbird_group::NetbirdGroupDataSource,
                 state.clone(),
             ),

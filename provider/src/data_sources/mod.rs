@@ -3,6 +3,7 @@
 //! `make docs`.
 
 pub mod aws_ami;
+pub mod backup_snapshots;
 pub mod netbird_group;
 pub mod netbird_peers;
 pub mod proxmox_nodes;

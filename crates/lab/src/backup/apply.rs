@@ -376,7 +376,14 @@ pub async fn ensure_repository(host: &dyn Host, job: &BackupJob) -> Result<(), E
         Probe::Missing => {
             let init = host.run(&Command::new([script.as_str(), "init"])).await?;
             if init.success() {
-                Ok(())
+                // A new repository holds no snapshot: the first run's count needs no query.
+                let state = format!("{}/metrics.state", job.dir());
+                let mode = FileMode {
+                    mode: 0o600,
+                    owner: None,
+                };
+                host.write_file(Path::new(&state), b"restic_snapshots_total 0\n", &mode)
+                    .await
             } else {
                 Err(Error::Backup {
                     job: job.name.clone(),

@@ -79,6 +79,8 @@ export RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-/var/cache/tabiri-backup/$JOB}"
 mode=${1:-backup}
 STARTED=$(date +%s)
 ADDED=0
+CREATED=0
+PRUNED=0
 LOG=$(mktemp)
 CURLCFG=$(mktemp)
 OUT=$(mktemp)
@@ -129,7 +131,10 @@ write_metrics() {
 }
 
 # A lock is removed only when it is provably stale: taken on this host by a process that
-# is gone (restic 0.14 leaves its lock behind when killed or sent SIGTERM).
+# is gone (restic 0.14 leaves its lock behind when killed or sent SIGTERM). Backups take
+# shared locks, which a stale lock does not block, so this runs before what needs the
+# repository to itself (prune, check) and when a backup could not lock: never on every run,
+# since each restic start costs a key derivation.
 unlock_stale() {
   local id info holder pid stale=0 me
   me=$(hostname)
@@ -150,9 +155,20 @@ snapshot_of() { sed -n 's/.*"message_type":"summary".*"snapshot_id":"\([0-9a-f]*
 added_of() { sed -n 's/.*"message_type":"summary".*"data_added":\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 errors_of() { grep '"message_type":"error"' "$1" | sed -n 's/.*"during":"\([^"]*\)".*"item":"\([^"]*\)".*/\1 \2/p'; }
 
+# restic backup, retried once after removing stale locks when it could not lock.
+backup() {
+  restic backup --json "$@" > "$OUT" 2>>"$LOG" && return 0
+  local st=$?
+  if grep -q 'unable to create lock\|already locked' "$LOG"; then
+    unlock_stale
+    restic backup --json "$@" > "$OUT" 2>>"$LOG" && return 0
+    st=$?
+  fi
+  return "$st"
+}
+
 run_backup() {
   local rc=0 ids=() present=() dump_failed=0 p st sid i n
-  unlock_stale
   for p in "${PATHS[@]}"; do
     if [ -e "$p" ]; then
       present+=("$p")
@@ -164,7 +180,7 @@ run_backup() {
     fi
   done
   if [ "${#present[@]}" -gt 0 ]; then
-    restic backup --json "${TAGS[@]}" "${EXCLUDES[@]}" "${present[@]}" > "$OUT" 2>>"$LOG"
+    backup "${TAGS[@]}" "${EXCLUDES[@]}" "${present[@]}"
     st=$?
     while IFS= read -r line; do [ -n "$line" ] && log "cannot read: $line"; done < <(errors_of "$OUT")
     if [ "$st" -ne 0 ]; then log "restic backup exited $st"; rc=1; fi
@@ -182,9 +198,12 @@ run_backup() {
   done
   if [ "$dump_failed" = 1 ] && [ "${#ids[@]}" -gt 0 ]; then
     log "a dump failed: forgetting this run's snapshots (${ids[*]:0:8}...)"
-    restic forget -q "${ids[@]}" 2>>"$LOG" || log "forgetting them failed"
+    if restic forget -q "${ids[@]}" 2>>"$LOG"; then ids=(); else log "forgetting them failed"; fi
   fi
+  CREATED=${#ids[@]}
   if [ "$rc" = 0 ] && [ "${#RETENTION[@]}" -gt 0 ]; then
+    unlock_stale
+    PRUNED=1
     restic forget -q --prune --tag "$TAG" "${RETENTION[@]}" >>"$LOG" 2>&1 || { log "forget --prune failed"; rc=1; }
   fi
   return "$rc"
@@ -249,7 +268,14 @@ case "$mode" in
     metric restic_backup_duration_seconds "$((now - STARTED))"
     metric restic_backup_data_added_bytes "$ADDED"
     if [ "$rc" = 0 ]; then metric restic_backup_last_success_timestamp_seconds "$now"; fi
-    count=$(restic snapshots --json --no-lock -q --tag "$TAG" 2>>"$LOG" | grep -o '"short_id"' | wc -l)
+    # The count follows this run's snapshots; it is read from the repository only when
+    # retention changed it or it was never known (each restic start costs a key derivation).
+    previous=$(sed -n 's/^restic_snapshots_total //p' "$STATE" 2>/dev/null)
+    if [ "$PRUNED" = 1 ] || [ -z "$previous" ]; then
+      count=$(restic snapshots --json --no-lock -q --tag "$TAG" 2>>"$LOG" | grep -o '"short_id"' | wc -l)
+    else
+      count=$((previous + CREATED))
+    fi
     metric restic_snapshots_total "$count"
     ;;
   check)
