@@ -586,6 +586,16 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
                 .next()
                 .map(drop)
         });
+        // While it runs, no process on the machine carries a secret on its command line.
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline);
+            assert!(
+                !text.contains(PASSWORD) && !text.contains(HEARTBEAT_SECRET),
+                "a secret in the process list: {}",
+                text.replace('\0', " ")
+            );
+        }
         let _ = Command::new("pkill")
             .args([&format!("-{signal}"), "-f", &pattern])
             .status();
@@ -930,4 +940,51 @@ fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     }
     std::fs::rename(host.dir.join("moved-away"), &lab.data).unwrap();
     ws.destroy();
+}
+
+#[test]
+fn an_sftp_repository_through_the_hosts_own_sshd_restores_byte_identical() {
+    let lab = lab();
+    let host = &lab.host;
+    let remote = host.dir.join("sftp-repo");
+    let repo = format!("sftp:root@{}:{}", host.address, remote.display());
+    // restic's sftp backend runs ssh: the test host's client key and pinned host key.
+    let ssh = format!(
+        "sftp.command=ssh -i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes root@{} -s sftp",
+        host.client_key.display(),
+        host.known_hosts.display(),
+        host.address
+    );
+    let ws = lab.workspace();
+    ws.config(
+        &lab.hcl(GOOD_DUMP, &format!("options = [\"{ssh}\"]"))
+            .replace(
+                &format!("repository    = \"{}\"", lab.repo.display()),
+                &format!("repository    = \"{repo}\""),
+            ),
+    );
+    ws.apply();
+    ws.expect_empty_plan();
+    // The repository is on the far side of sftp; restored from there as a local path.
+    let target = host.dir.join("from-sftp");
+    restic(
+        &remote,
+        &[
+            "restore",
+            "latest",
+            "--path",
+            lab.data.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        sha256_tree(&target.join(lab.data.strip_prefix("/").unwrap())),
+        sha256_tree(&lab.data)
+    );
+    ws.destroy();
+    assert!(
+        remote.join("config").exists(),
+        "destroy leaves the repository"
+    );
 }

@@ -22,6 +22,7 @@ pub const MODULE: Module = Module { spec, run };
 const JOB_FIELDS: &[&str] = &[
     "name",
     "repository",
+    "options",
     "paths",
     "excludes",
     "tags",
@@ -60,6 +61,12 @@ pub fn spec() -> Spec {
                 .no_log()
                 .default(json!({}))
                 .description(&["Environment for restic (cloud keys), kept in a 0600 file."]),
+            Opt::new("options", Type::List(Scalar::Str))
+                .default(json!([]))
+                .description(&[
+                    "restic's extended options (C(-o key=value)) for every command, for example \
+                     V(sftp.command=ssh -p 2222 backup@nas -s sftp).",
+                ]),
             Opt::new("paths", Type::List(Scalar::Str))
                 .default(json!([]))
                 .description(&["Absolute paths to back up."]),

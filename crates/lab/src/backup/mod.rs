@@ -59,6 +59,11 @@ pub struct BackupJob {
     /// Environment for restic (cloud keys such as `AWS_ACCESS_KEY_ID`), kept in a 0600 file.
     #[serde(default)]
     pub env: BTreeMap<String, Secret>,
+    /// restic's extended options (`-o key=value`) for every command, e.g.
+    /// `sftp.command=ssh -p 2222 backup@nas -s sftp` or `s3.storage-class=STANDARD_IA`.
+    /// Not secret: they appear in the job script.
+    #[serde(default)]
+    pub options: Vec<String>,
     /// Absolute paths to back up (one snapshot per run).
     #[serde(default)]
     pub paths: Vec<String>,
@@ -273,6 +278,18 @@ impl BackupJob {
                 ));
             }
         }
+        for (i, option) in self.options.iter().enumerate() {
+            if !option
+                .split_once('=')
+                .is_some_and(|(k, _)| k.contains('.') && !k.contains(' '))
+            {
+                errors.push(FieldError::item(
+                    "options",
+                    i,
+                    format!("{option:?} is not an extended option (backend.name=value)"),
+                ));
+            }
+        }
         if self.paths.is_empty() && self.dumps.is_empty() {
             errors.push(FieldError::field(
                 "paths",
@@ -443,6 +460,7 @@ pub(crate) mod tests {
             repository: "/srv/restic".into(),
             password: Secret::new("pw"),
             env: BTreeMap::new(),
+            options: vec![],
             paths: vec!["/opt/tabiri/stacks/nextcloud".into()],
             excludes: vec![],
             tags: vec![],

@@ -71,7 +71,9 @@ fn dumps(dumps: &[Dump]) -> String {
     text
 }
 
-const SCRIPT_BODY: &str = r#"set -a
+const SCRIPT_BODY: &str = r#"# Every restic call of the job gets its extended options.
+restic() { command restic "${OPTIONS[@]}" "$@"; }
+set -a
 . "$DIR/env"
 set +a
 export RESTIC_PASSWORD_FILE="$DIR/password"
@@ -244,9 +246,9 @@ run_restore_test() {
 }
 
 case "$mode" in
-  probe) exec restic cat config --no-lock -q > /dev/null ;;
-  init) exec restic init -q ;;
-  snapshots) exec restic snapshots --json --no-lock -q --tag "$TAG" ;;
+  probe) restic cat config --no-lock -q > /dev/null; exit ;;
+  init) restic init -q; exit ;;
+  snapshots) restic snapshots --json --no-lock -q --tag "$TAG"; exit ;;
   backup | check | restore-test) ;;
   *) echo "usage: $0 backup|check|restore-test" >&2; exit 64 ;;
 esac
@@ -306,6 +308,11 @@ pub fn script(job: &BackupJob) -> String {
         tags.push("--tag".into());
         tags.push(tag.clone());
     }
+    let options: Vec<String> = job
+        .options
+        .iter()
+        .flat_map(|o| ["-o".to_string(), o.clone()])
+        .collect();
     let excludes: Vec<String> = job
         .excludes
         .iter()
@@ -332,6 +339,7 @@ pub fn script(job: &BackupJob) -> String {
          DIR={dir}\n\
          TAG={tag}\n\
          PATHS=({paths})\n\
+         OPTIONS=({options})\n\
          EXCLUDES=({excludes})\n\
          TAGS=({tags})\n\
          MISSING={missing}\n\
@@ -346,6 +354,7 @@ pub fn script(job: &BackupJob) -> String {
         dir = shell_quote(&job.dir()),
         tag = shell_quote(&job.job_tag()),
         paths = array(&job.paths),
+        options = array(&options),
         excludes = array(&excludes),
         tags = array(&tags),
         missing = shell_quote(&job.missing_paths),
