@@ -23,34 +23,9 @@ const RUNS: usize = 5;
 const RESOURCE_TYPES: usize = 3;
 
 fn hcl(hosts: &[(SshHost, acceptance_tests::netbird::Agent)]) -> String {
-    let mut hcl = String::from(
-        r#"
-terraform {
-  required_providers {
-    homelab = { source = "tabiri/homelab" }
-  }
-}
-variable "key" {
-  type      = string
-  sensitive = true
-}
-variable "known_hosts" { type = string }
-variable "netbird_url" { type = string }
-variable "netbird_token" {
-  type      = string
-  sensitive = true
-}
-provider "homelab" {
-  ssh {
-    private_key = var.key
-    known_hosts = var.known_hosts
-  }
-  netbird {
-    management_url = var.netbird_url
-    token          = var.netbird_token
-  }
-}
-resource "homelab_netbird_setup_key" "lab" {
+    let mut hcl = String::from(acceptance_tests::netbird::PROVIDER_HCL);
+    hcl.push_str(
+        r#"resource "homelab_netbird_setup_key" "lab" {
   name = "lab"
   type = "reusable"
 }

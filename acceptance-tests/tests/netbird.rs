@@ -5,7 +5,7 @@
 //! rate limits, a used-up key, an enrolment that never shows); bad input refused at plan;
 //! secrets never printed.
 
-use acceptance_tests::netbird::{Agent, NetbirdDouble};
+use acceptance_tests::netbird::{Agent, NetbirdDouble, PROVIDER_HCL as PROVIDER};
 use acceptance_tests::ssh_hosts::SshHost;
 use acceptance_tests::Workspace;
 use serde_json::{json, Value as Json};
@@ -41,34 +41,6 @@ fn workspace(double: &NetbirdDouble, hosts: &[&MeshHost]) -> Workspace {
     ws.var("netbird_token", double.token.clone());
     ws
 }
-
-const PROVIDER: &str = r#"
-terraform {
-  required_providers {
-    homelab = { source = "tabiri/homelab" }
-  }
-}
-variable "key" {
-  type      = string
-  sensitive = true
-}
-variable "known_hosts" { type = string }
-variable "netbird_url" { type = string }
-variable "netbird_token" {
-  type      = string
-  sensitive = true
-}
-provider "homelab" {
-  ssh {
-    private_key = var.key
-    known_hosts = var.known_hosts
-  }
-  netbird {
-    management_url = var.netbird_url
-    token          = var.netbird_token
-  }
-}
-"#;
 
 /// The lab's zones: groups, a multi-rule policy, a reusable key for the private zone, the
 /// LAN routed through the private host, `nextcloud` enrolled with the key and `edge`

@@ -244,6 +244,33 @@ impl Client {
         result
     }
 
+    /// Creates an object of `collection` (`POST`).
+    pub async fn create(&self, collection: Collection, body: &Json) -> Result<Json, NetbirdError> {
+        self.write(Method::Post, collection, collection.path(), Some(body))
+            .await
+    }
+
+    /// Replaces the object `id` of `collection` (`PUT`).
+    pub async fn replace(
+        &self,
+        collection: Collection,
+        id: &str,
+        body: &Json,
+    ) -> Result<Json, NetbirdError> {
+        let path = format!("{}/{id}", collection.path());
+        self.write(Method::Put, collection, &path, Some(body)).await
+    }
+
+    /// Deletes the object `id` of `collection`; one already gone is fine.
+    pub async fn remove(&self, collection: Collection, id: &str) -> Result<(), NetbirdError> {
+        let path = format!("{}/{id}", collection.path());
+        match self.write(Method::Delete, collection, &path, None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One API call. A 429 is retried after the server's `Retry-After` (or backoff);
     /// network errors are retried for requests that are safe to repeat (reads, PUTs and
     /// DELETEs set absolute states) and for any request that never left.

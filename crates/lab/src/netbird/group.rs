@@ -224,19 +224,7 @@ mod api {
     /// Deletes the group; one already gone is fine. A group a policy, route or setup key
     /// still uses is refused by the server, whose message says which.
     pub async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
-        match client
-            .write(
-                Method::Delete,
-                Collection::Groups,
-                &format!("/api/groups/{id}"),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        client.remove(Collection::Groups, id).await
     }
 }
 

@@ -261,19 +261,7 @@ mod api {
     }
 
     pub async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
-        match client
-            .write(
-                Method::Delete,
-                Collection::Peers,
-                &format!("/api/peers/{id}"),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        client.remove(Collection::Peers, id).await
     }
 }
 

@@ -345,49 +345,25 @@ mod api {
     use serde_json::Value as Json;
 
     use super::Policy;
-    use crate::netbird::client::{Client, Collection, Method};
+    use crate::netbird::client::{Client, Collection};
     use crate::netbird::NetbirdError;
 
-    pub async fn create(client: &Client, policy: &Policy) -> Result<Json, NetbirdError> {
-        client
-            .write(
-                Method::Post,
-                Collection::Policies,
-                Collection::Policies.path(),
-                Some(&policy.to_api()),
-            )
-            .await
+    pub async fn create(client: &Client, object: &Policy) -> Result<Json, NetbirdError> {
+        client.create(Collection::Policies, &object.to_api()).await
     }
 
     pub async fn read(client: &Client, id: &str) -> Result<Option<Json>, NetbirdError> {
         client.find(Collection::Policies, id).await
     }
 
-    pub async fn update(client: &Client, id: &str, policy: &Policy) -> Result<Json, NetbirdError> {
+    pub async fn update(client: &Client, id: &str, object: &Policy) -> Result<Json, NetbirdError> {
         client
-            .write(
-                Method::Put,
-                Collection::Policies,
-                &format!("/api/policies/{id}"),
-                Some(&policy.to_api()),
-            )
+            .replace(Collection::Policies, id, &object.to_api())
             .await
     }
 
     pub async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
-        match client
-            .write(
-                Method::Delete,
-                Collection::Policies,
-                &format!("/api/policies/{id}"),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        client.remove(Collection::Policies, id).await
     }
 }
 

@@ -168,49 +168,25 @@ mod api {
     use serde_json::Value as Json;
 
     use super::Route;
-    use crate::netbird::client::{Client, Collection, Method};
+    use crate::netbird::client::{Client, Collection};
     use crate::netbird::NetbirdError;
 
-    pub async fn create(client: &Client, route: &Route) -> Result<Json, NetbirdError> {
-        client
-            .write(
-                Method::Post,
-                Collection::Routes,
-                Collection::Routes.path(),
-                Some(&route.to_api()),
-            )
-            .await
+    pub async fn create(client: &Client, object: &Route) -> Result<Json, NetbirdError> {
+        client.create(Collection::Routes, &object.to_api()).await
     }
 
     pub async fn read(client: &Client, id: &str) -> Result<Option<Json>, NetbirdError> {
         client.find(Collection::Routes, id).await
     }
 
-    pub async fn update(client: &Client, id: &str, route: &Route) -> Result<Json, NetbirdError> {
+    pub async fn update(client: &Client, id: &str, object: &Route) -> Result<Json, NetbirdError> {
         client
-            .write(
-                Method::Put,
-                Collection::Routes,
-                &format!("/api/routes/{id}"),
-                Some(&route.to_api()),
-            )
+            .replace(Collection::Routes, id, &object.to_api())
             .await
     }
 
     pub async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
-        match client
-            .write(
-                Method::Delete,
-                Collection::Routes,
-                &format!("/api/routes/{id}"),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        client.remove(Collection::Routes, id).await
     }
 }
 

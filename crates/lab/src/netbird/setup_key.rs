@@ -241,19 +241,7 @@ mod api {
     }
 
     pub async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError> {
-        match client
-            .write(
-                Method::Delete,
-                Collection::SetupKeys,
-                &format!("/api/setup-keys/{id}"),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
+        client.remove(Collection::SetupKeys, id).await
     }
 
     /// A one-off key with no groups, valid for a day, for one enrolment: what a peer
