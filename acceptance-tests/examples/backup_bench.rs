@@ -40,13 +40,12 @@ fn make_tree(dir: &Path) {
     }
 }
 
-fn bare(repo: &Path, tree: &Path, cache: &Path) -> Duration {
-    let started = Instant::now();
+/// `restic -r repo ARGS` with the bench's password and cache; panics when it fails.
+fn restic(repo: &Path, cache: &Path, args: &[&std::ffi::OsStr]) {
     let out = Command::new("restic")
         .arg("-r")
         .arg(repo)
-        .args(["backup", "--json", "--tag", "tabiri-job:bench"])
-        .arg(tree)
+        .args(args)
         .env("RESTIC_PASSWORD", PASSWORD)
         .env("RESTIC_CACHE_DIR", cache)
         .output()
@@ -56,23 +55,19 @@ fn bare(repo: &Path, tree: &Path, cache: &Path) -> Duration {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn bare(repo: &Path, tree: &Path, cache: &Path) -> Duration {
+    let started = Instant::now();
+    let args = ["backup", "--json", "--tag", "tabiri-job:bench"].map(std::ffi::OsStr::new);
+    let mut all: Vec<&std::ffi::OsStr> = args.to_vec();
+    all.push(tree.as_os_str());
+    restic(repo, cache, &all);
     started.elapsed()
 }
 
 fn init(repo: &Path, cache: &Path) {
-    let out = Command::new("restic")
-        .arg("-r")
-        .arg(repo)
-        .args(["init", "-q"])
-        .env("RESTIC_PASSWORD", PASSWORD)
-        .env("RESTIC_CACHE_DIR", cache)
-        .output()
-        .expect("restic");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    restic(repo, cache, &["init", "-q"].map(std::ffi::OsStr::new));
 }
 
 /// Sets the job up for `repo` as users get it (lab's apply on this machine: files, and

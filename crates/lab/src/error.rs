@@ -128,3 +128,22 @@ pub(crate) fn format_duration(d: Duration) -> String {
         format!("{:.1}s", d.as_secs_f64())
     }
 }
+
+/// The texts of an error's sources, each once, joined with `: `; empty when it has none.
+/// For HTTP clients whose own text repeats the URL, which the caller shows already.
+#[cfg(feature = "async-http")]
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

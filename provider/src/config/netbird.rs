@@ -2,8 +2,7 @@
 //! (nothing is sent until a resource needs it), and what the NetBird resources share: the
 //! error naming the block when it is missing, and NetBird errors as diagnostics.
 
-use lab::netbird::client::{check_management_url, check_token};
-use lab::netbird::{Client, NetbirdError};
+use lab::netbird::{check_management_url, check_token, Client, NetbirdError};
 use lab::secret::Secret;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use tokio::sync::Mutex;
 
-use super::NetbirdError;
+use super::{check_management_url, check_token, NetbirdError};
 use crate::deadline::Backoff;
 use crate::secret::Secret;
 
@@ -66,49 +66,6 @@ impl Method {
             Method::Delete => "DELETE",
         }
     }
-}
-
-/// Checks a management URL: `http(s)://host[:port]`, no path beyond `/`, no credentials.
-pub fn check_management_url(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| {
-        format!("{url:?} is not a URL ({e}); expected e.g. \"https://api.netbird.io\"")
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "{url:?}: the scheme must be https (or http for a management server on a trusted network)"
-        ));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{url:?} has no host"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("the URL must not carry credentials: the token goes in `token`".into());
-    }
-    if parsed.path() != "/" && !parsed.path().is_empty() {
-        return Err(format!(
-            "{url:?}: give the server's base URL without a path (the client adds /api/...)"
-        ));
-    }
-    Ok(url.trim_end_matches('/').to_string())
-}
-
-/// Checks a personal access token's shape without printing it: `nbp_` and 36 letters or
-/// digits, as NetBird issues them.
-pub fn check_token(token: &str) -> Result<(), String> {
-    let Some(rest) = token.strip_prefix("nbp_") else {
-        return Err(
-            "a NetBird personal access token starts with \"nbp_\" (create one under Team > \
-             Service Users or your user's Access Tokens)"
-                .into(),
-        );
-    };
-    if rest.len() != 36 || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "a NetBird personal access token is \"nbp_\" and 36 letters or digits; this one has {} characters after the prefix",
-            rest.len()
-        ));
-    }
-    Ok(())
 }
 
 type Shared = Arc<Mutex<Option<(Instant, Arc<Vec<Json>>)>>>;
@@ -368,18 +325,7 @@ fn describe(e: &reqwest::Error) -> String {
         return "no answer in time".into();
     }
     // reqwest's own text repeats the URL; the error shows the URL and path already.
-    let mut text = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
+    let text = crate::error::source_chain(e);
     if text.is_empty() {
         e.to_string()
     } else {
@@ -395,25 +341,5 @@ pub(super) fn kind_of(value: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "a list",
         Json::Object(_) => "an object",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_and_tokens() {
-        assert_eq!(
-            check_management_url("https://api.netbird.io/").unwrap(),
-            "https://api.netbird.io"
-        );
-        assert!(check_management_url("ftp://x").is_err());
-        assert!(check_management_url("https://x/api").is_err());
-        assert!(check_management_url("https://u:p@x").is_err());
-        assert!(check_token(&format!("nbp_{}", "a".repeat(36))).is_ok());
-        let short = check_token("nbp_abc").unwrap_err();
-        assert!(!short.contains("abc"), "the token is never shown: {short}");
-        assert!(check_token("ghp_123").unwrap_err().contains("nbp_"));
     }
 }

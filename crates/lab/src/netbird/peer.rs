@@ -48,7 +48,7 @@ impl Peer {
             errors.push(FieldError::field("name", "must not be empty"));
         }
         if let Some(url) = &self.management_url {
-            if let Err(e) = super_check_url(url) {
+            if let Err(e) = super::check_management_url(url) {
                 errors.push(FieldError::field("management_url", e));
             }
         }
@@ -80,14 +80,6 @@ impl Peer {
             }),
         }
     }
-}
-
-fn super_check_url(url: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL ({e})"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(format!("{url:?}: expected http(s)://host[:port]"));
-    }
-    Ok(())
 }
 
 /// The computed values a state records: ID, mesh IP, FQDN, connected.
@@ -211,6 +203,15 @@ mod api {
         peer: &Peer,
         deadline: &Deadline,
     ) -> Result<Enrolled, NetbirdError> {
+        // Adopted as it is: no key is made (or spent) for an agent enrolled already.
+        let before = agent::status(host).await?;
+        if before.connected_to(url) {
+            let found = wait_for(client, &before, deadline).await?;
+            return Ok(Enrolled {
+                peer: found,
+                changed: false,
+            });
+        }
         let mut made_key = None;
         let key = match &peer.setup_key {
             Some(key) => key.clone(),

@@ -698,18 +698,7 @@ trait WithoutUrl {
 impl WithoutUrl for reqwest::Error {
     fn without_url_ref(&self) -> String {
         // reqwest's Display repeats the URL; the error already shows endpoint and path.
-        let mut text = String::new();
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            let s_text = s.to_string();
-            if !text.contains(&s_text) {
-                if !text.is_empty() {
-                    text.push_str(": ");
-                }
-                text.push_str(&s_text);
-            }
-            source = s.source();
-        }
+        let mut text = crate::error::source_chain(self);
         if text.is_empty() {
             text = if self.is_connect() {
                 "cannot connect".into()
