@@ -2,7 +2,7 @@
 //! 200 MB tree, in the same run (restic 0.14 from Debian).
 //!
 //! 1. Full backups: the job's `job.sh backup` and `restic backup` each into a fresh
-//!    repository, alternating, `--rounds` times (default 3). Target: job <= 1.05x bare.
+//!    repository, alternating, `--rounds` times (default 6). Target: job <= 1.05x bare.
 //! 2. Incremental backups of the unchanged tree into one repository, alternating, 5 times
 //!    each. Target: job <= 1.2x bare.
 //!
@@ -110,7 +110,7 @@ fn main() -> ExitCode {
         .position(|a| a == "--rounds")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(6);
     let base = tempfile::Builder::new()
         .prefix("backup-bench-")
         .tempdir()

@@ -558,7 +558,7 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
     for (round, signal) in ["KILL", "TERM"].into_iter().enumerate() {
         // New data each round, so the run is still reading when it is killed.
         let seed = 2654435761u32.wrapping_add(round as u32 * 7919);
-        let big: Vec<u8> = (0..40_000_000u32)
+        let big: Vec<u8> = (0..100_000_000u32)
             .map(|i| (i.wrapping_mul(seed) >> 24) as u8 ^ round as u8)
             .collect();
         std::fs::write(lab.data.join("big.bin"), big).unwrap();
@@ -578,14 +578,6 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
                 .filter(|o| o.status.success())
                 .map(drop)
         });
-        // Its lock file, read straight from the local repository (a restic command would
-        // take a key derivation's time to answer).
-        wait_for("restic's lock", Duration::from_secs(30), || {
-            std::fs::read_dir(lab.repo.join("locks"))
-                .ok()?
-                .next()
-                .map(drop)
-        });
         // While it runs, no process on the machine carries a secret on its command line.
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
@@ -596,6 +588,14 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
                 text.replace('\0', " ")
             );
         }
+        // Its lock file, read straight from the local repository (a restic command would
+        // take a key derivation's time to answer).
+        wait_for("restic's lock", Duration::from_secs(30), || {
+            std::fs::read_dir(lab.repo.join("locks"))
+                .ok()?
+                .next()
+                .map(drop)
+        });
         let _ = Command::new("pkill")
             .args([&format!("-{signal}"), "-f", &pattern])
             .status();

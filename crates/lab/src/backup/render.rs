@@ -108,26 +108,29 @@ heartbeat() {
 }
 
 # The metrics' last values live in the job's directory, so a failed run keeps the last
-# success; the textfile is written whole and renamed into place.
+# success. They are read once, updated in memory, and written once at the end: the state
+# file and the textfile, each whole and renamed into place.
 STATE="$DIR/metrics.state"
-metric() {
-  local tmp
-  tmp=$(mktemp "$DIR/.state.XXXXXX") || return 0
-  { grep -v "^$1 " "$STATE" 2>/dev/null; echo "$1 $2"; } > "$tmp" && mv -f "$tmp" "$STATE"
-}
-write_metrics() {
+declare -A METRIC=()
+if [ -f "$STATE" ]; then
+  while read -r name value; do [ -n "$name" ] && METRIC[$name]=$value; done < "$STATE"
+fi
+metric() { METRIC[$1]=$2; }
+save_metrics() {
+  local tmp name
+  if tmp=$(mktemp "$DIR/.state.XXXXXX"); then
+    for name in "${!METRIC[@]}"; do echo "$name ${METRIC[$name]}"; done > "$tmp" && mv -f "$tmp" "$STATE"
+  fi
   [ -n "$METRICS_DIR" ] || return 0
-  local tmp name value
   if ! tmp=$(mktemp "$METRICS_DIR/.restic_$JOB.XXXXXX"); then
     log "cannot write metrics into $METRICS_DIR"
     return 0
   fi
   for name in $METRIC_NAMES; do
-    value=$(sed -n "s/^$name //p" "$STATE" 2>/dev/null)
-    if [ -n "$value" ]; then
-      printf '# TYPE %s gauge\n%s{job="%s"} %s\n' "$name" "$name" "$JOB" "$value" >> "$tmp"
+    if [ -n "${METRIC[$name]:-}" ]; then
+      printf '# TYPE %s gauge\n%s{job="%s"} %s\n' "$name" "$name" "$JOB" "${METRIC[$name]}"
     fi
-  done
+  done > "$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$METRICS_DIR/restic_$JOB.prom"
 }
@@ -272,7 +275,7 @@ case "$mode" in
     if [ "$rc" = 0 ]; then metric restic_backup_last_success_timestamp_seconds "$now"; fi
     # The count follows this run's snapshots; it is read from the repository only when
     # retention changed it or it was never known (each restic start costs a key derivation).
-    previous=$(sed -n 's/^restic_snapshots_total //p' "$STATE" 2>/dev/null)
+    previous=${METRIC[restic_snapshots_total]:-}
     if [ "$PRUNED" = 1 ] || [ -z "$previous" ]; then
       count=$(restic snapshots --json --no-lock -q --tag "$TAG" 2>>"$LOG" | grep -o '"short_id"' | wc -l)
     else
@@ -289,7 +292,7 @@ case "$mode" in
     if [ "$rc" = 0 ]; then metric restic_restore_test_last_success_timestamp_seconds "$now"; fi
     ;;
 esac
-write_metrics
+save_metrics
 if [ "$rc" = 0 ]; then
   heartbeat ""
   log "$mode: ok"
