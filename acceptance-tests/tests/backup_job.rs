@@ -988,3 +988,38 @@ fn an_sftp_repository_through_the_hosts_own_sshd_restores_byte_identical() {
         "destroy leaves the repository"
     );
 }
+
+#[test]
+fn bad_input_is_refused_at_plan_with_its_path_and_writes_nothing() {
+    let lab = lab();
+    let ws = lab.workspace();
+    let cases: &[(&str, &str, &str)] = &[
+        ("paths         = [\"", "paths         = [\"relative/", "is not an absolute path"),
+        ("name          = \"files\"", "name          = \"a.b\"", "use lower-case letters"),
+        ("schedule      = \"*-*-* 02:30:00\"", "schedule      = \"*-*-* 02:30:15\"\n  scheduler     = \"cron\"", "cron cannot schedule"),
+        ("run_now       = true", "run_now       = true\n  retention     = { keep_last = 0 }", "must be 1 or more"),
+        ("run_now       = true", "run_now       = true\n  check         = { schedule = \"daily\", read_data_subset = \"150%\" }", "read_data_subset"),
+        ("repository    = \"", "repository    = \"rest:http://x/", "an absolute path, sftp:"),
+    ];
+    for (from, to, expected) in cases {
+        let hcl = lab.hcl(GOOD_DUMP, "").replacen(from, to, 1);
+        assert_ne!(
+            hcl,
+            lab.hcl(GOOD_DUMP, ""),
+            "{from} not in the configuration"
+        );
+        ws.config(&hcl);
+        let text = ws.fails(&["plan", "-no-color", "-input=false"]);
+        // Terraform wraps the message: compare with the line breaks as spaces.
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            text.contains(expected),
+            "{to}\n--- expected {expected:?} in:\n{text}"
+        );
+    }
+    assert!(
+        !lab.dirs.join("backup/files").exists(),
+        "a refused plan wrote something"
+    );
+    assert!(!lab.repo.exists());
+}
