@@ -9,7 +9,8 @@ stdin with one JSON line on stdout: `{"ok": result}` or `{"error": text}`. Comma
 fakepve's own Python API (`pve.fail`, `pve.backup`, `pve.flaky_network`, FakeVm attributes...),
 which the `fakepve` command line does not expose. Exits when stdin closes.
 
-Two gaps of fakepve 0.5.0 are filled here, following qemu-server (PVE/API2/Qemu.pm):
+Three gaps of fakepve 0.5.0 are filled here, following qemu-server (PVE/API2/Qemu.pm) and
+pve-manager (PVE/API2/Backup.pm):
 - `PUT /nodes/{node}/qemu/{vmid}/resize` is answered by fakepve's generic schema handler,
   which stores nothing, so a grown VM disk would keep its old size. The route below checks
   and records the new size with PVE's own messages (`resize_vm`) and runs as a task.
@@ -28,6 +29,7 @@ import sys
 from fakepve import FakePve
 from fakepve.lxc import format_size, parse_size
 from fakepve.model import PveError
+from fakepve.routing import param_error
 from fakepve.qemu import DRIVE_KEY, NEW_DISK, is_cdrom, join_drive, split_drive
 
 
@@ -102,6 +104,133 @@ class DriverPve(FakePve):
             vm.config[disk] = join_drive(volume, dict(props, size=format_size(new)))
             return None
         return await self.task(vm.node, 'resize', vm.vmid, user, body, vm=vm)
+
+    # ------------------------------------------------------------ /cluster/backup
+
+    # vzdump options `delete` may name (besides `comment` and `repeat-missed`).
+    VZDUMP_DELETABLE = set((
+        'vmid node all stdexcludes compress pigz zstd quiet mode exclude exclude-path mailto '
+        'mailnotification notification-mode tmpdir dumpdir script storage stop bwlimit ionice '
+        'performance fleecing lockwait stopwait prune-backups remove pool notes-template protected '
+        'pbs-change-detection-mode comment repeat-missed').split())
+    PROPERTY_STRINGS = ('prune-backups', 'fleecing', 'performance')
+
+    def _routes_cluster_backup(self):
+        if not hasattr(self, 'backup_jobs'):
+            self.backup_jobs = {}
+        return [('GET', '/cluster/backup', self._backup_list),
+                ('POST', '/cluster/backup', self._backup_create),
+                ('GET', '/cluster/backup/{id}', self._backup_read),
+                ('PUT', '/cluster/backup/{id}', self._backup_update),
+                ('DELETE', '/cluster/backup/{id}', self._backup_delete)]
+
+    @staticmethod
+    def _locked_error(field, message):
+        """A raise_param_exc inside cfs_lock_file: rethrown as text, so a 500."""
+        return PveError(500, '400 Parameter verification failed.\n{0}: {1}\n'.format(field, message))
+
+    def _verify_vzdump(self, job, need_selection):
+        """PVE::VZDump::verify_vzdump_parameters."""
+        for other in ('all', 'exclude', 'pool'):
+            if job.get(other) not in (None, 0, '0', '') and job.get('vmid'):
+                raise self._locked_error(other, "option conflicts with option 'vmid'")
+        if job.get('exclude') and not job.get('pool'):
+            job['all'] = 1
+        if need_selection and not any(job.get(k) not in (None, 0, '0', '') for k in ('all', 'stop', 'pool', 'vmid')):
+            raise self._locked_error('vmid', 'property is missing')
+
+    @staticmethod
+    def _schedule(v, required):
+        if v.get('schedule') is not None and v.get('starttime') is not None:
+            raise param_error(starttime="'starttime' and 'schedule' cannot both be set")
+        starttime = v.pop('starttime', None)
+        dow = v.pop('dow', None)
+        if starttime is not None:
+            days = dow or 'mon,tue,wed,thu,fri,sat,sun'
+            v['schedule'] = starttime if days == 'mon,tue,wed,thu,fri,sat,sun' else '{0} {1}'.format(days, starttime)
+        elif required and v.get('schedule') is None:
+            raise param_error(schedule="neither 'starttime' nor 'schedule' were set")
+
+    def _backup_view(self, job_id):
+        job = dict(self.backup_jobs[job_id], id=job_id)
+        for key in self.PROPERTY_STRINGS:
+            if isinstance(job.get(key), str):
+                parsed = {}
+                for item in job[key].split(','):
+                    name, _, value = item.partition('=')
+                    parsed[name] = int(value) if value.isdigit() else value
+                job[key] = parsed
+        return job
+
+    @staticmethod
+    def _prune_string(text):
+        """prune-backups as PVE stores it: keys sorted; all zero means keep-all."""
+        items = dict(item.partition('=')[::2] for item in str(text).split(',') if item)
+        if 'keep-all' in items and len(items) > 1:
+            raise PveError(500, 'keep-all cannot be set together with other options.\n')
+        if items and all(value in ('0', '') for value in items.values()):
+            items = {'keep-all': '1'}
+        return ','.join('{0}={1}'.format(k, items[k]) for k in sorted(items))
+
+    async def _backup_list(self, v, user):
+        return [self._backup_view(job_id) for job_id in sorted(self.backup_jobs)]
+
+    async def _backup_create(self, v, user):
+        import uuid
+        v = dict(v)
+        self._schedule(v, required=True)
+        job_id = v.pop('id', None) or str(uuid.uuid4())
+        v.setdefault('enabled', 1)
+        if job_id in self.backup_jobs:
+            raise PveError(500, "Job '{0}' already exists\n".format(job_id))
+        self._verify_vzdump(v, need_selection=True)
+        if 'prune-backups' in v:
+            v['prune-backups'] = self._prune_string(v['prune-backups'])
+        self.backup_jobs[job_id] = dict(v, type='vzdump')
+        return None
+
+    async def _backup_read(self, v, user):
+        if v['id'] not in self.backup_jobs:
+            raise param_error(id="No such job '{0}'".format(v['id']))
+        return self._backup_view(v['id'])
+
+    async def _backup_update(self, v, user):
+        v = dict(v)
+        job_id = v.pop('id')
+        deletes = [key for key in str(v.pop('delete', '') or '').replace(';', ',').split(',') if key]
+        self._schedule(v, required=False)
+        if not v and not deletes:
+            raise PveError(500, 'no options specified\n')
+        self._verify_vzdump(dict(v), need_selection=False)
+        job = self.backup_jobs.get(job_id)
+        if job is None:
+            raise PveError(500, 'no such vzdump job\n')
+        for key in deletes:
+            if key not in self.VZDUMP_DELETABLE:
+                raise self._locked_error('delete', "unknown option '{0}'".format(key))
+        job = dict(job)
+        for key in deletes:
+            job.pop(key, None)
+        if 'prune-backups' in v:
+            v['prune-backups'] = self._prune_string(v['prune-backups'])
+        job.update(v)
+        if v.get('vmid'):
+            for key in ('all', 'exclude', 'pool'):
+                job.pop(key, None)
+        elif v.get('all') not in (None, 0, '0'):
+            for key in ('vmid', 'pool'):
+                job.pop(key, None)
+        elif job.get('pool'):
+            for key in ('vmid', 'all', 'exclude'):
+                job.pop(key, None)
+        self._verify_vzdump(job, need_selection=True)
+        self.backup_jobs[job_id] = job
+        return None
+
+    async def _backup_delete(self, v, user):
+        if self.backup_jobs.pop(v['id'], None) is None:
+            raise self._locked_error('id', "No such job '{0}'".format(v['id']))
+        return None
 
 
 def guest_view(guest, kind):

@@ -112,6 +112,10 @@ impl Provider for HomelabProvider {
                 resources::proxmox_lxc::ProxmoxLxcResource::new(state.clone()),
                 state.clone(),
             ),
+            kit::resource(
+                resources::proxmox_backup_job::ProxmoxBackupJobResource::new(state.clone()),
+                state.clone(),
+            ),
         ]
     }
 

@@ -12,6 +12,7 @@ pub mod netbird_policy;
 pub mod netbird_route;
 pub mod netbird_setup_key;
 pub mod prometheus_target;
+pub mod proxmox_backup_job;
 pub mod proxmox_guest;
 pub mod proxmox_lxc;
 pub mod proxmox_vm;

@@ -1,5 +1,5 @@
 //! Proxmox VE guests: the API client and the VM, container and node capabilities behind
-//! `homelab_proxmox_vm`, `homelab_proxmox_lxc` and `homelab_proxmox_nodes`.
+//! `homelab_proxmox_vm`, `homelab_proxmox_lxc`, `homelab_proxmox_nodes` and `homelab_proxmox_backup_job`.
 //!
 //! Built to avoid what users of other Proxmox providers meet: every task (UPID) is awaited
 //! until it stops and its exit status checked, with the task log in the error; config
@@ -19,7 +19,9 @@
 //! - [`vm`]: QEMU VMs: arguments, read, plan, create/update/delete.
 //! - [`lxc`]: LXC containers: the same steps.
 //! - [`nodes`]: the cluster's nodes, for placement.
+//! - [`backup_job`]: scheduled vzdump jobs (`/cluster/backup`).
 
+pub mod backup_job;
 mod ca_file;
 pub mod checks;
 pub mod client;
