@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 60
 .PHONY: help setup setup-all setup-bench build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity
 
 help:
-	@echo "make demo     start the local lab and apply it (Traefik + two backends)"
+	@echo "make demo     start the local lab and apply the whole Tabiri lab in terraform/ to it"
 	@echo "make test     everything: lint, unit, property, acceptance, docs check, fuzz"
 	@echo "make bench    provider vs the Go null provider; modules vs ansible.builtin; Proxmox refresh; plan over SSH vs OpenSSH; Compose stacks vs docker_compose_v2 and docker compose ps; NetBird plan requests vs per-object reads; a backup job vs bare restic"
 	@echo "make install  put the provider into ~/.terraform.d/plugins (filesystem mirror)"
@@ -87,6 +87,7 @@ install:
 	@echo "installed tabiri/homelab $(VERSION) into $(MIRROR_DIR)"
 
 demo: setup-all install
+	cargo build -p acceptance-tests --bin local-lab
 	$(ENV) scripts/demo.sh up
 
 demo-stop:

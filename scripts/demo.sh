@@ -1,92 +1,112 @@
 #!/usr/bin/env bash
-# The local lab for `make demo`: two loopback backends, Traefik in front of them, and the
-# Tabiri lab in terraform/ applied with the provider from the user's filesystem mirror.
-#   scripts/demo.sh up     start what is not running, then terraform init + apply
-#   scripts/demo.sh down   stop the lab (state stays in .demo/ and terraform/)
+# The local Tabiri lab for `make demo`: starts the lab (fakepve, moto, the NetBird double,
+# one SSH host with its own Docker engine per Proxmox guest and EC2 instance, Traefik,
+# Prometheus and node_exporter; see acceptance-tests/src/lab.rs) and applies terraform/ to
+# it with demo.tfvars, then prints what runs where, what to try and a picture of the lab.
+#   scripts/demo.sh up     start the lab unless it runs, then terraform init + apply
+#   scripts/demo.sh down   stop the lab: every process, container and namespace it made;
+#                          the Terraform state of the lab goes with it
+# DEMO_DIR (default .demo) holds the lab's files and the state; TF_CLI_CONFIG_FILE, when
+# set, is kept (the tests point it at the provider they built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-DEMO=$REPO/.demo
-WEB_PORT=${DEMO_WEB_PORT:-18000}
-API_PORT=${DEMO_API_PORT:-18090}
-MOTO_PORT=${DEMO_MOTO_PORT:-18500}
+DEMO=${DEMO_DIR:-$REPO/.demo}
+LAB_BIN=${LAB_BIN:-$REPO/target/debug/local-lab}
+export TF_DATA_DIR=$DEMO/terraform-data
+STATE=$DEMO/terraform.tfstate
+TF=(terraform -chdir="$REPO/terraform")
 
-alive() { [[ -f "$DEMO/$1.pid" ]] && kill -0 "$(cat "$DEMO/$1.pid")" 2>/dev/null; }
+lab_alive() { [[ -f "$DEMO/lab.pid" ]] && kill -0 "$(cat "$DEMO/lab.pid")" 2>/dev/null; }
 
-start() {
-  local name=$1; shift
-  if alive "$name"; then return; fi
-  nohup "$@" >"$DEMO/$name.log" 2>&1 &
-  echo $! >"$DEMO/$name.pid"
-}
-
-wait_http() {
-  for _ in $(seq 1 100); do
-    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
+start_lab() {
+  if lab_alive && [[ -f "$DEMO/lab.ready" ]]; then return; fi
+  mkdir -p "$DEMO"
+  # A new lab has new addresses: the state of an old one describes nothing that exists.
+  rm -f "$STATE" "$STATE.backup" "$DEMO/lab.ready"
+  echo "starting the local lab (first start builds images on every host)..."
+  setsid nohup "$LAB_BIN" "$DEMO" >"$DEMO/lab.log" 2>&1 </dev/null &
+  echo $! >"$DEMO/lab.pid"
+  for _ in $(seq 1 600); do
+    [[ -f "$DEMO/lab.ready" ]] && return
+    lab_alive || { echo "the lab stopped while starting; see $DEMO/lab.log:" >&2; tail -20 "$DEMO/lab.log" >&2; exit 1; }
+    sleep 0.5
   done
-  echo "timed out waiting for $1; see $DEMO/*.log" >&2
+  echo "the lab did not come up in 5 minutes; see $DEMO/lab.log" >&2
   exit 1
 }
 
-up() {
-  mkdir -p "$DEMO/traefik" "$DEMO/backend-a" "$DEMO/backend-b"
-  echo "Hello from backend A (nextcloud)" >"$DEMO/backend-a/index.html"
-  echo "Hello from backend B (grafana)" >"$DEMO/backend-b/index.html"
-  start backend-a python3 -m http.server 18080 --bind 127.0.0.1 --directory "$DEMO/backend-a"
-  start backend-b python3 -m http.server 18081 --bind 127.0.0.1 --directory "$DEMO/backend-b"
-  start traefik traefik \
-    --entrypoints.web.address=127.0.0.1:$WEB_PORT \
-    --entrypoints.traefik.address=127.0.0.1:$API_PORT \
-    --api.insecure=true \
-    --providers.file.directory="$DEMO/traefik" \
-    --providers.file.watch=true \
-    --providers.providersThrottleDuration=100ms \
-    --log.level=INFO
-  # The cloud half: moto stands in for EC2 and Route 53.
-  start moto moto_server -H 127.0.0.1 -p "$MOTO_PORT"
-  wait_http "http://127.0.0.1:$API_PORT/api/overview"
-  wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/"
-  # The hosted zone the lab's records go into (made once; moto keeps it while it runs).
-  "${TOOLS_DIR:-$REPO/.tools}/venv/bin/python" - "$MOTO_PORT" <<'PY'
-import sys, boto3
-r53 = boto3.client("route53", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}",
-                   region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-zones = r53.list_hosted_zones_by_name(DNSName="lab.example.com")["HostedZones"]
-if not any(z["Name"] == "lab.example.com." for z in zones):
-    r53.create_hosted_zone(Name="lab.example.com", CallerReference="tabiri-demo")
+apply() {
+  if [[ -n "${TF_CLI_CONFIG_FILE:-}" ]]; then
+    # dev_overrides name the provider's directory: only the modules need installing.
+    "${TF[@]}" get -no-color >/dev/null
+  else
+    "${TF[@]}" init -input=false -no-color >/dev/null
+  fi
+  "${TF[@]}" apply -auto-approve -input=false -no-color -state="$STATE" \
+    -var-file=demo.tfvars -var-file="$DEMO/lab.tfvars.json" "$@"
+}
+
+report() {
+  local web_port=${DEMO_WEB_PORT:-18000} api_port=${DEMO_API_PORT:-18090} prom_port=${DEMO_PROMETHEUS_PORT:-19090}
+  "${TF[@]}" output -state="$STATE" -json >"$DEMO/outputs.json"
+  "${TF[@]}" show -json "$STATE" >"$DEMO/state.json"
+  python3 "$REPO/scripts/lab-picture.py" <"$DEMO/state.json" >"$DEMO/lab.dot"
+  dot -Tsvg "$DEMO/lab.dot" -o "$DEMO/lab.svg"
+  dot -Tpng "$DEMO/lab.dot" -o "$DEMO/lab.png"
+  python3 - "$DEMO/outputs.json" "$web_port" "$api_port" "$prom_port" "$DEMO" <<'PY'
+import json, sys
+out = json.load(open(sys.argv[1]))
+web, api, prom, demo = sys.argv[2:6]
+hosts, urls, backups = out["hosts"]["value"], out["urls"]["value"], out["backups"]["value"]
+rows = [("host", "zone", "kind", "LAN", "mesh IP", "services", "URLs")]
+for name, h in sorted(hosts.items()):
+    rows.append((name, h["zone"], h["kind"], h["address"], h["mesh_ip"] or "-",
+                 ", ".join(s + " (stand-in)" for s in h["services"]) or "-",
+                 " ".join(urls[s] for s in h["services"]) or "-"))
+widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+print("\nThe Tabiri lab is up (local lab, every part on loopback and network namespaces):\n")
+for i, r in enumerate(rows):
+    print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    if i == 0:
+        print("  " + "  ".join("-" * w for w in widths))
+print("\nBackups:")
+for job, where in sorted(backups.items()):
+    print(f"  {job:<24} {where}")
+print("\nTry:")
+for name, url in sorted(urls.items()):
+    host = url.split("://", 1)[1].rstrip("/")
+    print(f"  curl -H 'Host: {host}' http://127.0.0.1:{web}/")
+print(f"  curl -s http://127.0.0.1:{api}/api/http/routers | jq -r '.[].name'    # Traefik's routes")
+print(f"  curl -s http://127.0.0.1:{prom}/api/v1/targets | jq -r '.data.activeTargets[] | .scrapeUrl + \" \" + .health'")
+print(f"  open http://127.0.0.1:{prom}/targets                                  # Prometheus's targets page")
+repo = backups.get("nextcloud-tier1", "")
+print(f"  RESTIC_PASSWORD=tabiri-demo-restic restic -r {repo} snapshots --latest 1   # the latest backup")
+print(f"  make demo                                                             # the plan is empty: nothing changes")
+print(f"\nA picture of the lab: {demo}/lab.png (and lab.svg)")
+print("Stop everything with: make demo-stop")
 PY
-  wait_http "http://127.0.0.1:18080/"
-  wait_http "http://127.0.0.1:18081/"
+}
 
-  cd "$REPO/terraform"
-  # No dev_overrides here: the provider comes from ~/.terraform.d/plugins, as for users.
-  unset TF_CLI_CONFIG_FILE
-  # `make install` rebuilds the same version with new bytes; the lock file would refuse them.
-  rm -f .terraform.lock.hcl
-  terraform init -input=false -no-color >/dev/null
-  terraform apply -auto-approve -input=false -no-color \
-    -var "traefik_dir=$DEMO/traefik" \
-    -var "traefik_api_url=http://127.0.0.1:$API_PORT" \
-    -var "aws_endpoint=http://127.0.0.1:$MOTO_PORT"
-
-  cat <<MSG
-
-The lab is up. Try:
-  curl -H 'Host: nextcloud.lab.localhost' http://127.0.0.1:$WEB_PORT/
-  curl -H 'Host: grafana.lab.localhost'   http://127.0.0.1:$WEB_PORT/
-  curl http://127.0.0.1:$API_PORT/api/http/routers      # what Traefik sees
-  ls $DEMO/traefik                                      # the route files
-  terraform -chdir=terraform output airflow             # the cloud half (EC2 + Route 53 on moto)
-Run 'make demo' again: the plan is empty. 'make demo-stop' stops the lab.
-MSG
+up() {
+  [[ -x "$LAB_BIN" ]] || { echo "$LAB_BIN is missing: run 'make demo'" >&2; exit 1; }
+  start_lab
+  if [[ -z "${TF_CLI_CONFIG_FILE:-}" ]]; then
+    # The provider comes from ~/.terraform.d/plugins (make install), as for users; a rebuilt
+    # binary of the same version would not match an old lock file.
+    rm -f "$REPO/terraform/.terraform.lock.hcl"
+  fi
+  apply
+  report
 }
 
 down() {
-  for name in traefik backend-a backend-b moto; do
-    if alive "$name"; then kill "$(cat "$DEMO/$name.pid")" || true; fi
-    rm -f "$DEMO/$name.pid"
-  done
+  if lab_alive; then
+    touch "$DEMO/lab.stop"
+    for _ in $(seq 1 240); do lab_alive || break; sleep 0.25; done
+    if lab_alive; then kill -9 -- "-$(cat "$DEMO/lab.pid")" 2>/dev/null || true; fi
+  fi
+  rm -f "$DEMO/lab.pid" "$DEMO/lab.ready" "$DEMO/lab.stop" "$STATE" "$STATE.backup"
   echo "lab stopped"
 }
 

@@ -78,6 +78,8 @@ APT_PINS=(
   "libc6-dev-arm64-cross=2.36-8cross1"
   "musl-tools=1.2.3-1"
   "busybox-static=1:1.35.0-4+deb12u1+b1"
+  # make demo's picture of the lab (dot)
+  "graphviz=2.42.2-7+deb12u1"
   # the SSH tests' non-root user writes under /etc-like directories through sudo -n
   "sudo=1.9.13p3-1+deb12u4"
 )
@@ -237,7 +239,7 @@ SCRIPT_HASH="$(sha256sum "$SCRIPT_PATH" | cut -c1-64)"
 core_links=(terraform traefik "$NULL_PROVIDER_BIN" cargo-fuzz)
 all_links=("${core_links[@]}" ansible ansible-playbook ansible-galaxy ansible-doc ansible-test
            moto_server fakepve docker-compose)
-all_cmds=(dockerd sshd ip restic prometheus prometheus-node-exporter cron qemu-aarch64-static curl jq sudo)
+all_cmds=(dockerd sshd ip restic prometheus prometheus-node-exporter cron qemu-aarch64-static curl jq sudo dot)
 
 links_ok() {
   local l

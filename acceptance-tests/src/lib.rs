@@ -7,6 +7,7 @@ pub mod ansible;
 pub mod docker;
 pub mod fakepve;
 pub mod http;
+pub mod lab;
 pub mod moto;
 pub mod netbird;
 pub mod procs;
