@@ -17,8 +17,8 @@ resource "homelab_proxmox_backup_job" "tier1_guests" {
 
 locals {
   backup_host = {
-    nextcloud   = local.machines.nextcloud.address
-    jdownloader = local.machines.jdownloader.address
+    nextcloud   = local.addresses.nextcloud
+    jdownloader = local.addresses.jdownloader
   }
   backup_dirs = {
     for host, root in local.host_root : host => {

@@ -3,6 +3,6 @@
 resource "homelab_prometheus_target" "hosts" {
   file_sd_dir = var.prometheus_sd_dir
   job         = "hosts"
-  targets     = [for name, m in local.machines : "${m.address}:9100"]
+  targets     = [for name, address in local.addresses : "${address}:9100"]
   labels      = { lab = "tabiri" }
 }

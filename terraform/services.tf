@@ -26,13 +26,13 @@ module "service" {
   source       = "../examples/modules/service"
   name         = each.key
   display_name = each.value.display
-  address      = local.machines[each.value.host].address
+  address      = local.addresses[each.value.host]
   path_prefix  = local.host_root[each.value.host]
   compose_yaml = templatefile("${path.module}/stacks/standin.compose.yaml.tftpl", {
     name         = each.key
     display_name = "${each.value.display} (stand-in)"
     image        = var.standin_image
-    address      = local.machines[each.value.host].address
+    address      = local.addresses[each.value.host]
     port         = each.value.port
   })
   files = {
@@ -47,7 +47,7 @@ module "service" {
   traefik_dir       = var.traefik_dir
   traefik_api_url   = var.traefik_api_url
   prometheus_sd_dir = var.prometheus_sd_dir
-  labels            = { zone = local.machines[each.value.host].zone, host = each.value.host }
+  labels            = { zone = local.zone_of[each.value.host], host = each.value.host }
   backup_name       = "${each.key}-tier1"
   backup = contains(local.tier1, each.key) ? {
     repository     = "${var.backup_repository_base}/${each.key}-tier1"

@@ -60,6 +60,14 @@ impl DockerEngine {
                 .success()
                 .then_some(())
         });
+        engine.serve_sessions_of(host);
+        engine.build_busybox_image("tabiri-test/busybox:1", "");
+        engine
+    }
+
+    /// Makes this engine the default (`/run/docker.sock`) of `host`'s SSH sessions. Again
+    /// after the host's sshd restarts: a new sshd has a new mount namespace.
+    pub fn serve_sessions_of(&self, host: &SshHost) {
         // The mount point: an empty file where the CLI looks; dockerd replaces a stale one
         // at its own start, so it never stands in a real engine's way.
         if !Path::new(DEFAULT_SOCKET).exists() {
@@ -68,7 +76,7 @@ impl DockerEngine {
         let mounted = host
             .in_sshd_mounts("mount")
             .arg("--bind")
-            .arg(&engine.socket)
+            .arg(&self.socket)
             .arg(DEFAULT_SOCKET)
             .status()
             .expect("mount");
@@ -76,8 +84,6 @@ impl DockerEngine {
             mounted.success(),
             "bind-mounting the engine's socket failed"
         );
-        engine.build_busybox_image("tabiri-test/busybox:1", "");
-        engine
     }
 
     /// Runs the docker CLI against this engine, from this process.

@@ -1,5 +1,5 @@
-//! fakepve (TESTBED.md) served for a test: on its own loopback address (127.0.0.2 first,
-//! then 127.0.0.3, ...) at PVE's port 8006, with a self-signed certificate made for this
+//! fakepve (TESTBED.md) served for a test: on its own loopback address (127.0.X.Y, found
+//! free) at PVE's port 8006, with a self-signed certificate made for this
 //! run (the provider trusts it through `ca_file`), and driven through fakepve's Python API
 //! for faults (`src/fakepve_driver.py`: locks, failing tasks, slow shutdowns, expired
 //! tickets, a flaky network). The process dies with the value.
@@ -104,10 +104,13 @@ pub fn openssl_self_signed(ip: &str, cert: &std::path::Path, key: &std::path::Pa
 
 static NEXT_HOST: AtomicU32 = AtomicU32::new(2);
 
-/// A loopback address with port 8006 free, starting at 127.0.0.2.
+/// A loopback address with port 8006 free. Each process starts its search at its own place
+/// (by pid), so two processes starting a fake at the same moment (a test beside the demo's
+/// lab) do not both find the same address free.
 fn free_host() -> String {
+    let start = (std::process::id() % 40) * 6;
     loop {
-        let n = NEXT_HOST.fetch_add(1, Ordering::SeqCst);
+        let n = start + NEXT_HOST.fetch_add(1, Ordering::SeqCst);
         let host = format!("127.0.{}.{}", n / 250, n % 250);
         if n % 250 < 2 {
             continue;
@@ -119,7 +122,7 @@ fn free_host() -> String {
 }
 
 pub struct FakePve {
-    /// `https://127.0.0.2:8006`
+    /// `https://127.0.X.Y:8006`
     pub url: String,
     pub host: String,
     /// The certificate the fake serves, to trust as `ca_file`.
@@ -189,7 +192,7 @@ impl FakePve {
         }
     }
 
-    /// The provider's endpoint, `https://127.0.0.2:8006/`.
+    /// The provider's endpoint, `https://127.0.X.Y:8006/`.
     pub fn endpoint(&self) -> String {
         format!("{}/", self.url)
     }

@@ -305,6 +305,74 @@ impl LocalLab {
         }
     }
 
+    fn host_mut(&mut self, name: &str) -> &mut LabHost {
+        self.hosts
+            .iter_mut()
+            .find(|h| h.name == name)
+            .unwrap_or_else(|| panic!("the lab has no host {name}"))
+    }
+
+    /// Stops `name`'s sshd: the host is unreachable until [`restart_sshd`](Self::restart_sshd).
+    pub fn stop_sshd(&mut self, name: &str) {
+        self.host_mut(name).ssh.stop_sshd();
+    }
+
+    /// Starts `name`'s sshd again, with its sessions' Docker engine and NetBird agent.
+    pub fn restart_sshd(&mut self, name: &str) {
+        let host = self
+            .hosts
+            .iter_mut()
+            .find(|h| h.name == name)
+            .unwrap_or_else(|| panic!("the lab has no host {name}"));
+        host.ssh.restart_sshd();
+        host.docker.serve_sessions_of(&host.ssh);
+        host.agent = self.netbird.install_agent(&host.ssh);
+    }
+
+    /// A workspace holding a copy of `terraform/` with the reusable modules beside it
+    /// (`./modules/<name>`, as a lab that copied them has them), `demo.tfvars` and this
+    /// lab's variables auto-loaded, and the modules installed.
+    pub fn workspace(&self) -> crate::Workspace {
+        let ws = crate::Workspace::new();
+        let root = crate::repo_root();
+        let copy_dir = |from: &Path, to: &Path, rewrite: &dyn Fn(String) -> String| {
+            std::fs::create_dir_all(to).expect("copy dir");
+            for entry in std::fs::read_dir(from).expect("read dir") {
+                let path = entry.expect("entry").path();
+                let target = to.join(path.file_name().expect("a name"));
+                if path.is_dir() {
+                    if path.file_name().is_some_and(|n| n != ".terraform") {
+                        std::fs::create_dir_all(&target).expect("dir");
+                        for inner in std::fs::read_dir(&path).expect("read dir") {
+                            let inner = inner.expect("entry").path();
+                            std::fs::copy(&inner, target.join(inner.file_name().unwrap()))
+                                .expect("copy");
+                        }
+                    }
+                } else if path.extension().is_some_and(|e| e == "tf") {
+                    let text = std::fs::read_to_string(&path).expect("read");
+                    std::fs::write(&target, rewrite(text)).expect("write");
+                } else if path.file_name().is_some_and(|n| n == "demo.tfvars") {
+                    std::fs::copy(&path, ws.path().join("demo.auto.tfvars")).expect("copy");
+                }
+            }
+        };
+        copy_dir(&root.join("terraform"), ws.path(), &|text| {
+            text.replace("../examples/modules/", "./modules/")
+        });
+        for module in ["service", "mesh-host", "proxmox-host", "cloud-edge"] {
+            copy_dir(
+                &root.join("examples/modules").join(module),
+                &ws.path().join("modules").join(module),
+                &|text| text,
+            );
+        }
+        std::fs::copy(self.write_vars(), ws.path().join("lab.auto.tfvars.json"))
+            .expect("copy the lab's variables");
+        ws.ok(&["get", "-no-color"]);
+        ws
+    }
+
     pub fn host(&self, name: &str) -> &LabHost {
         self.hosts
             .iter()

@@ -15,7 +15,7 @@ const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIlesF01uUVdyeTSdGrXDeBoZtpl+byFGMKhjtbq8D+C admin@lab";
 
 /// The issue's interface, verbatim apart from the endpoint (each test's fake has its own
-/// loopback address; the first is the issue's 127.0.0.2:8006).
+/// loopback address at port 8006).
 fn interface(fake: &FakePve) -> String {
     format!(
         r#"terraform {{

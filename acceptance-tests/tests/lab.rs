@@ -1,0 +1,355 @@
+//! The whole Tabiri lab (`terraform/` with the reusable modules) against the local lab
+//! (`acceptance_tests::lab`), with the real terraform:
+//! - a copy of the lab and its modules outside the repository, applied while one host's
+//!   sshd is down: the apply fails naming that host, the rest is applied, and once sshd is
+//!   back the next apply converges and a plan is empty; every service answers through
+//!   Traefik, every target is up in Prometheus, backups restore; destroy leaves no guest,
+//!   instance, record, peer or container, and the lab's end leaves no namespace;
+//! - `make demo`'s own flow (scripts/demo.sh): up, the printed curl commands answer, a
+//!   second up changes nothing, demo-stop leaves no process;
+//! - `terraform fmt -check` and `terraform validate` on the lab and every module.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use acceptance_tests::lab::{LocalLab, Ports};
+use acceptance_tests::procs::wait_for;
+use acceptance_tests::{repo_root, tool, Workspace};
+use serde_json::{json, Value as Json};
+
+const SERVICES: &[&str] = &[
+    "airflow",
+    "grafana",
+    "jdownloader",
+    "nextcloud",
+    "portainer",
+    "semaphore",
+];
+
+fn answer(addr: &str, host: &str) -> Option<String> {
+    acceptance_tests::http::get(addr, host, "/")
+        .ok()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+}
+
+fn state_addresses(ws: &Workspace) -> Vec<String> {
+    ws.ok(&["state", "list"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// AWS objects moto still holds: instances not terminated, record sets other than NS/SOA.
+fn aws_leftovers(endpoint: &str) -> Json {
+    let script = r#"
+import json, sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="eu-west-1",
+          aws_access_key_id="test", aws_secret_access_key="test")
+ec2 = boto3.client("ec2", **kw)
+alive = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+         if i["State"]["Name"] != "terminated"]
+r53 = boto3.client("route53", **kw)
+records = [rr["Name"] + " " + rr["Type"] for z in r53.list_hosted_zones()["HostedZones"]
+           for rr in r53.list_resource_record_sets(HostedZoneId=z["Id"])["ResourceRecordSets"]
+           if rr["Type"] not in ("NS", "SOA")]
+groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"]
+print(json.dumps({"instances": alive, "records": records, "security_groups": groups}))
+"#;
+    let out = Command::new(acceptance_tests::fakepve::python())
+        .args(["-c", script, endpoint])
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn the_lab_applies_around_a_host_that_is_down_and_destroys_clean() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut lab = LocalLab::start(dir.path(), Ports::free());
+    let ws = lab.workspace();
+    let jdownloader = lab.host("jdownloader").ssh.address.clone();
+
+    // One host unreachable during the apply: that host is named, the rest is applied.
+    lab.stop_sshd("jdownloader");
+    let text = ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert!(
+        text.contains(&format!("{jdownloader}:22")),
+        "the error names the host that is down:\n{text}"
+    );
+    let applied = state_addresses(&ws);
+    for expected in [
+        "module.service[\"nextcloud\"].homelab_compose_stack.this",
+        "module.service[\"airflow\"].homelab_traefik_route.this",
+        "module.nextcloud.module.mesh[0].homelab_netbird_peer.this",
+        "homelab_proxmox_backup_job.tier1_guests",
+        "module.cloud_edge.homelab_route53_record.this[\"airflow.lab.example.com\"]",
+    ] {
+        assert!(
+            applied.iter().any(|a| a == expected),
+            "{expected} was not applied: {applied:#?}\n{text}"
+        );
+    }
+    assert!(
+        !applied
+            .iter()
+            .any(|a| a == "module.service[\"jdownloader\"].homelab_compose_stack.this"),
+        "nothing is recorded on the host that was down"
+    );
+
+    // sshd is back: the next apply converges, and then nothing is left to do.
+    lab.restart_sshd("jdownloader");
+    ws.apply();
+    ws.expect_empty_plan();
+
+    let web = format!("127.0.0.1:{}", lab.ports.traefik_web);
+    for service in SERVICES {
+        let host = format!("{service}.lab.localhost");
+        let body = wait_for(&host, Duration::from_secs(20), || answer(&web, &host));
+        assert!(body.contains("(stand-in)"), "{host}: {body}");
+    }
+    let prometheus = format!("127.0.0.1:{}", lab.ports.prometheus);
+    let targets = || -> Vec<(String, String)> {
+        // curl: Prometheus answers in chunks, which http::get does not undo.
+        let body = Command::new("curl")
+            .args(["-fsS", &format!("http://{prometheus}/api/v1/targets")])
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        let targets: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+        let mut seen: Vec<(String, String)> = targets["data"]["activeTargets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| (t["scrapeUrl"].to_string(), t["health"].to_string()))
+            .collect();
+        seen.sort();
+        seen
+    };
+    // 4 hosts, 6 services and the machine's own node_exporter, every one up.
+    let all_up =
+        |seen: &[(String, String)]| seen.len() == 11 && seen.iter().all(|(_, h)| h == "\"up\"");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut seen = targets();
+    while !all_up(&seen) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        seen = targets();
+    }
+    assert!(
+        all_up(&seen),
+        "Prometheus targets: {seen:#?}\n{}",
+        std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+    );
+    // The tier-1 backup ran during apply and restores the service's stack directory.
+    let project = dir
+        .path()
+        .canonicalize()
+        .unwrap()
+        .join("hosts/nextcloud/opt/tabiri/stacks/nextcloud");
+    let restore = dir.path().join("restore");
+    let out = Command::new("restic")
+        .args(["-r"])
+        .arg(dir.path().join("backups/nextcloud-tier1"))
+        .args(["restore", "latest", "--path"])
+        .arg(&project)
+        .arg("--target")
+        .arg(&restore)
+        .env("RESTIC_PASSWORD", "tabiri-demo-restic")
+        .output()
+        .expect("restic");
+    assert!(out.status.success(), "{out:?}");
+    let page = restore
+        .join(project.strip_prefix("/").unwrap())
+        .join("www/index.html");
+    assert_eq!(
+        std::fs::read_to_string(&page).expect("the restored page"),
+        "NextCloud (stand-in) on nextcloud\n"
+    );
+
+    // Destroy: no guest, instance, record, peer or container is left; the backups stay.
+    ws.destroy();
+    let guests: Vec<u64> = lab.pve.guest_ids();
+    assert_eq!(guests, Vec::<u64>::new(), "Proxmox guests left");
+    assert_eq!(lab.pve.api("GET", "/cluster/backup", json!({})), json!([]));
+    assert_eq!(
+        aws_leftovers(&lab.moto.endpoint),
+        json!({"instances": [], "records": [], "security_groups": []})
+    );
+    let (status, peers) = lab.netbird.api("GET", "/api/peers", None);
+    assert_eq!((status, peers), (200, json!([])));
+    for host in &lab.hosts {
+        assert_eq!(host.docker.ok(&["ps", "-aq"]).trim(), "", "{}", host.name);
+    }
+    assert!(dir.path().join("backups/nextcloud-tier1/config").exists());
+
+    let namespaces: Vec<String> = lab.hosts.iter().map(|h| h.ssh.netns.clone()).collect();
+    drop(lab);
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    for ns in namespaces {
+        assert!(!list.contains(&ns), "namespace {ns} left: {list}");
+    }
+}
+
+fn demo(dir: &Path, ports: Ports, cli_config: &Path, action: &str) -> String {
+    let out = Command::new(repo_root().join("scripts/demo.sh"))
+        .arg(action)
+        .env("DEMO_DIR", dir)
+        .env("TF_CLI_CONFIG_FILE", cli_config)
+        .env("LAB_BIN", repo_root().join("target/debug/local-lab"))
+        .env("DEMO_WEB_PORT", ports.traefik_web.to_string())
+        .env("DEMO_API_PORT", ports.traefik_api.to_string())
+        .env("DEMO_PROMETHEUS_PORT", ports.prometheus.to_string())
+        .env("DEMO_NODE_EXPORTER_PORT", ports.node_exporter.to_string())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                tool("terraform").parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("scripts/demo.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "demo.sh {action} failed:\n{text}");
+    text
+}
+
+#[test]
+fn make_demo_brings_the_lab_up_prints_what_to_try_and_stops_clean() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = Ports::free();
+    let cli_config = dir.path().join("terraform.rc");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"tabiri/homelab\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            acceptance_tests::provider_dir().display()
+        ),
+    )
+    .unwrap();
+    let demo_dir = dir.path().join("demo");
+    let first = demo(&demo_dir, ports, &cli_config, "up");
+    assert!(first.contains("Apply complete!"), "{first}");
+    for heading in ["host", "zone", "mesh IP", "services", "URLs"] {
+        assert!(
+            first.contains(heading),
+            "the table lacks {heading}:\n{first}"
+        );
+    }
+    // Every printed curl command answers with its stand-in service.
+    let curls: Vec<&str> = first
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("curl -H 'Host: "))
+        .collect();
+    assert_eq!(curls.len(), SERVICES.len(), "{first}");
+    for line in curls {
+        let out = Command::new("sh").args(["-c", line]).output().unwrap();
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(body.contains("(stand-in)"), "{line}: {body}");
+    }
+    let picture = demo_dir.join("lab.png");
+    assert!(
+        first.contains(&picture.display().to_string())
+            && std::fs::metadata(&picture).unwrap().len() > 10_000,
+        "{first}"
+    );
+    let dot = std::fs::read_to_string(demo_dir.join("lab.dot")).unwrap();
+    for node in [
+        "host:nextcloud",
+        "svc:airflow",
+        "repo:",
+        "vzdump:local",
+        "route:proxmox-lan",
+    ] {
+        assert!(dot.contains(node), "the picture lacks {node}");
+    }
+
+    // A second `make demo` changes nothing.
+    let second = demo(&demo_dir, ports, &cli_config, "up");
+    assert!(
+        second.contains("Resources: 0 added, 0 changed, 0 destroyed."),
+        "{second}"
+    );
+
+    // demo-stop: the lab's process and everything it started are gone.
+    let pid = std::fs::read_to_string(demo_dir.join("lab.pid")).unwrap();
+    demo(&demo_dir, ports, &cli_config, "down");
+    assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists());
+    let left = Command::new("pgrep")
+        .args(["-af", &demo_dir.display().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "processes left");
+}
+
+#[test]
+fn the_lab_and_every_module_are_formatted_and_valid() {
+    let root = repo_root();
+    let out = Command::new(tool("terraform"))
+        .args(["fmt", "-check", "-recursive", "-no-color"])
+        .current_dir(&root)
+        .args(["terraform"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "terraform fmt -check terraform: {out:?}"
+    );
+    let out = Command::new(tool("terraform"))
+        .args(["fmt", "-check", "-recursive", "-no-color", "examples"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "terraform fmt -check examples: {out:?}"
+    );
+
+    // Copied outside the repository as a lab copies them: terraform/ beside examples/, so
+    // its `../examples/modules/...` and the modules' `../mesh-host` resolve as here.
+    let ws = Workspace::new();
+    for dir in ["terraform", "examples"] {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(root.join(dir))
+            .arg(ws.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mut dirs = vec![ws.path().join("terraform")];
+    for entry in std::fs::read_dir(ws.path().join("examples/modules")).unwrap() {
+        dirs.push(entry.unwrap().path());
+    }
+    for target in dirs {
+        let _ = std::fs::remove_dir_all(target.join(".terraform"));
+        let dir = target.clone();
+        let run = |args: &[&str]| {
+            let mut command = Command::new(tool("terraform"));
+            command
+                .arg(format!("-chdir={}", target.display()))
+                .args(args)
+                .env("TF_CLI_CONFIG_FILE", ws.path().join("terraform.rc"));
+            command.output().unwrap()
+        };
+        let got = run(&["get", "-no-color"]);
+        assert!(got.status.success(), "{}: {got:?}", dir.display());
+        let valid = run(&["validate", "-no-color"]);
+        assert!(
+            valid.status.success(),
+            "terraform validate {}:\n{}{}",
+            dir.display(),
+            String::from_utf8_lossy(&valid.stdout),
+            String::from_utf8_lossy(&valid.stderr)
+        );
+    }
+}
