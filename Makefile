@@ -12,7 +12,8 @@ MIRROR_DIR := $(HOME)/.terraform.d/plugins/registry.terraform.io/tabiri/homelab/
 ENV := source scripts/env.sh &&
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup setup-all setup-bench build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity
+
+.PHONY: help setup setup-all setup-bench build lint unit acceptance docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity lab-picture
 
 help:
 	@echo "make demo     start the local lab and apply the whole Tabiri lab in terraform/ to it"
@@ -92,6 +93,10 @@ demo: setup-all install
 
 demo-stop:
 	scripts/demo.sh down
+
+# README's picture of the lab: what the running demo drew from its state (make demo first).
+lab-picture:
+	cp .demo/lab.svg terraform/lab.svg
 
 bench: setup-bench collection
 	cargo build --release -p terraform-provider-homelab -p bench
