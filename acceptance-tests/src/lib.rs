@@ -143,7 +143,8 @@ impl Workspace {
         self
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// The terraform command for `args` in this workspace, to run it as the caller needs.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(tool("terraform"));
         command
             .current_dir(self.path())

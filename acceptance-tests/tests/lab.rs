@@ -353,3 +353,110 @@ fn the_lab_and_every_module_are_formatted_and_valid() {
         );
     }
 }
+
+/// Creates the state bucket and the lock table `terraform/backend.tf.example` names.
+fn seed_state_backend(endpoint: &str) {
+    let script = r#"
+import sys, boto3
+kw = dict(endpoint_url=sys.argv[1], region_name="eu-west-1",
+          aws_access_key_id="test", aws_secret_access_key="test")
+boto3.client("s3", **kw).create_bucket(
+    Bucket="tabiri-tfstate", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+boto3.client("dynamodb", **kw).create_table(
+    TableName="tabiri-tflock", BillingMode="PAY_PER_REQUEST",
+    AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}])
+"#;
+    let out = Command::new(acceptance_tests::fakepve::python())
+        .args(["-c", script, endpoint])
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn the_state_backend_example_locks_a_second_apply_out_until_the_first_ends() {
+    let moto = acceptance_tests::moto::Moto::start();
+    seed_state_backend(&moto.endpoint);
+    let backend = std::fs::read_to_string(repo_root().join("terraform/backend.tf.example"))
+        .expect("backend.tf.example");
+    let config = format!("{backend}\nresource \"null_resource\" \"marker\" {{}}\n");
+    // Two working directories on the same state, as two people (or CI and a person) have.
+    let workspaces: Vec<Workspace> = (0..2)
+        .map(|_| {
+            let ws = Workspace::with_null_provider();
+            ws.config(&config);
+            let endpoint = &moto.endpoint;
+            ws.ok(&[
+                "init",
+                "-input=false",
+                "-no-color",
+                &format!("-backend-config=endpoint={endpoint}"),
+                &format!("-backend-config=dynamodb_endpoint={endpoint}"),
+                &format!("-backend-config=sts_endpoint={endpoint}"),
+                "-backend-config=force_path_style=true",
+                "-backend-config=skip_credentials_validation=true",
+                "-backend-config=skip_metadata_api_check=true",
+                "-backend-config=access_key=test",
+                "-backend-config=secret_key=test",
+            ]);
+            ws
+        })
+        .collect();
+
+    // The first apply holds the lock while it waits for its confirmation.
+    let mut first = workspaces[0]
+        .command(&["apply", "-input=true", "-no-color"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("terraform apply");
+    wait_for(
+        "the first apply to take the lock",
+        Duration::from_secs(60),
+        || {
+            let out = Command::new(acceptance_tests::fakepve::python())
+            .args([
+                "-c",
+                "import sys, boto3; t = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t').scan(TableName='tabiri-tflock'); print(sum(1 for i in t['Items'] if 'Info' in i))",
+                &moto.endpoint,
+            ])
+            .output()
+            .ok()?;
+            (String::from_utf8_lossy(&out.stdout).trim() == "1").then_some(())
+        },
+    );
+    let mut second = workspaces[1].spawn(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-lock-timeout=120s",
+    ]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second apply went ahead while the first held the lock"
+    );
+    // The first is answered "no": it releases the lock, and the second goes on.
+    {
+        use std::io::Write;
+        let mut stdin = first.stdin.take().unwrap();
+        writeln!(stdin, "no").unwrap();
+    }
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("Apply cancelled"),
+        "{first:?}"
+    );
+    let status = second.wait().unwrap();
+    let log = std::fs::read_to_string(workspaces[1].path().join("command.log")).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("Acquiring state lock"), "{log}");
+    assert!(log.contains("Apply complete! Resources: 1 added"), "{log}");
+    // Both see the one state in S3.
+    assert!(workspaces[0]
+        .ok(&["state", "list"])
+        .contains("null_resource.marker"));
+}
