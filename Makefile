@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 help:
 	@echo "make demo     start the local lab and apply the whole Tabiri lab in terraform/ to it"
 	@echo "make test     everything: lint, unit, property, acceptance, docs check, fuzz"
-	@echo "make bench    provider vs the Go null provider; modules vs ansible.builtin; Proxmox refresh; plan over SSH vs OpenSSH; Compose stacks vs docker_compose_v2 and docker compose ps; NetBird plan requests vs per-object reads; a backup job vs bare restic"
+	@echo "make bench    provider vs the Go null provider; modules vs ansible.builtin; Proxmox refresh; plan over SSH vs OpenSSH; Compose stacks vs docker_compose_v2 and docker compose ps; NetBird plan requests vs per-object reads; a backup job vs bare restic; the whole lab's plan and apply vs null_resources"
 	@echo "make install  put the provider into ~/.terraform.d/plugins (filesystem mirror)"
 	@echo "make docs     regenerate docs/ from the provider's schema"
 	@echo "make collection  build the tabiri.homelab Ansible collection into dist/"
@@ -107,6 +107,7 @@ bench: setup-bench collection
 	$(ENV) HOMELAB_PROVIDER_DIR=$(CURDIR)/target/release cargo run --release -p acceptance-tests --example compose_bench
 	$(ENV) HOMELAB_PROVIDER_DIR=$(CURDIR)/target/release cargo run --release -p acceptance-tests --example netbird_bench
 	$(ENV) cargo run --release -p acceptance-tests --example backup_bench
+	$(ENV) HOMELAB_PROVIDER_DIR=$(CURDIR)/target/release cargo run --release -p acceptance-tests --example lab_bench
 
 clean:
 	scripts/demo.sh down || true

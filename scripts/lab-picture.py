@@ -41,7 +41,12 @@ def main():
     for resource in resources(root):
         by_type.setdefault(resource["type"], []).append(resource["values"])
 
-    address_to_host = {h["address"]: name for name, h in hosts.items()}
+    # A host is reached at its LAN address or, with reach_over_mesh, its mesh address.
+    address_to_host = {}
+    for name, h in hosts.items():
+        for key in ("address", "mesh_ip"):
+            if h.get(key):
+                address_to_host[h[key]] = name
     lines = [
         "digraph lab {",
         '  graph [rankdir=LR, fontname="Helvetica", label="The Tabiri lab (terraform show)", labelloc=t];',

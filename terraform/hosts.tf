@@ -105,19 +105,26 @@ module "edge_mesh" {
 locals {
   # Where each machine is reached: what runs on a host waits for that address alone, not
   # for the rest of the lab (a host that is down holds up only what runs on it).
-  addresses = {
+  lan_addresses = {
     nextcloud   = module.nextcloud.address
     jdownloader = module.jdownloader.address
     management  = module.management.address
     edge        = module.edge_mesh.address
   }
-  zone_of = { nextcloud = "private", jdownloader = "private", management = "management", edge = "public" }
+  mesh_addresses = {
+    nextcloud   = module.nextcloud.mesh_ip
+    jdownloader = module.jdownloader.mesh_ip
+    management  = module.management.mesh_ip
+    edge        = module.edge_mesh.mesh_ip
+  }
+  addresses = var.reach_over_mesh ? local.mesh_addresses : local.lan_addresses
+  zone_of   = { nextcloud = "private", jdownloader = "private", management = "management", edge = "public" }
   # What each machine is, for the outputs and the picture of the lab.
   machines = {
-    nextcloud   = { address = local.addresses.nextcloud, zone = local.zone_of.nextcloud, kind = "proxmox vm", mesh_ip = module.nextcloud.mesh_ip }
-    jdownloader = { address = local.addresses.jdownloader, zone = local.zone_of.jdownloader, kind = "proxmox lxc", mesh_ip = module.jdownloader.mesh_ip }
-    management  = { address = local.addresses.management, zone = local.zone_of.management, kind = "proxmox vm", mesh_ip = module.management.mesh_ip }
-    edge        = { address = local.addresses.edge, zone = local.zone_of.edge, kind = "ec2", mesh_ip = module.edge_mesh.mesh_ip }
+    nextcloud   = { address = local.lan_addresses.nextcloud, zone = local.zone_of.nextcloud, kind = "proxmox vm", mesh_ip = module.nextcloud.mesh_ip }
+    jdownloader = { address = local.lan_addresses.jdownloader, zone = local.zone_of.jdownloader, kind = "proxmox lxc", mesh_ip = module.jdownloader.mesh_ip }
+    management  = { address = local.lan_addresses.management, zone = local.zone_of.management, kind = "proxmox vm", mesh_ip = module.management.mesh_ip }
+    edge        = { address = local.lan_addresses.edge, zone = local.zone_of.edge, kind = "ec2", mesh_ip = module.edge_mesh.mesh_ip }
   }
   # Each host's own directory on the local lab's shared filesystem; "" on real hosts.
   host_root = { for name in keys(var.hosts) : name => var.host_root == "" ? "" : "${var.host_root}/${name}" }

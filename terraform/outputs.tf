@@ -34,3 +34,12 @@ output "cloud_edge" {
     names       = module.cloud_edge.fqdns
   }
 }
+
+output "ansible_inventory" {
+  description = "An inventory of the lab's Docker hosts for examples/playbooks/lab-hosts.yml (Docker log rotation, a health check of every service's backend): terraform output -raw ansible_inventory > lab.ini"
+  value = join("\n", concat(
+    ["[docker_hosts]"],
+    [for name, m in local.machines : "${name} ansible_host=${m.address} ansible_user=${var.ssh_user}"],
+    ["", "[docker_hosts:vars]", "service_backends=${join(",", [for name, s in module.service : s.backend])}", ""],
+  ))
+}
