@@ -41,7 +41,7 @@ def main():
     for resource in resources(root):
         by_type.setdefault(resource["type"], []).append(resource["values"])
 
-    # A host is reached at its LAN address or, with reach_over_mesh, its mesh address.
+    # A host is named by its LAN address or its mesh address.
     address_to_host = {}
     for name, h in hosts.items():
         for key in ("address", "mesh_ip"):

@@ -5,10 +5,11 @@
 # (the BackupFailed / BackupStale alerts), a restore drill proves the snapshots restore.
 
 resource "homelab_proxmox_backup_job" "tier1_guests" {
-  id            = "tier1-guests"
-  schedule      = "*-*-* 01:30"
-  storage       = var.vzdump_storage
-  vmids         = [module.nextcloud.vm_id, module.management.vm_id, module.jdownloader.vm_id]
+  id       = "tier1-guests"
+  schedule = "*-*-* 01:30"
+  storage  = var.vzdump_storage
+  # One output each: a reference to the whole module would wait for every host to enrol.
+  vmids         = [module.guest["nextcloud"].vm_id, module.guest["management"].vm_id, module.guest["jdownloader"].vm_id]
   mode          = "snapshot"
   compress      = "zstd"
   prune_backups = { keep_daily = 7, keep_weekly = 4 }

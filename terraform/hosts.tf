@@ -9,59 +9,27 @@ locals {
   }
 }
 
-module "nextcloud" {
+# NextCloud and JDownloader in the private zone; Portainer, Semaphore's runner and Grafana
+# on the management VM.
+module "guest" {
+  for_each        = local.guests
   source          = "../examples/modules/proxmox-host"
-  name            = "nextcloud"
-  kind            = local.guests.nextcloud.kind
+  name            = each.key
+  kind            = each.value.kind
   node            = var.pve_node
-  cores           = local.guests.nextcloud.cores
-  memory          = local.guests.nextcloud.memory
-  disk_gb         = local.guests.nextcloud.disk_gb
-  ipv4_cidr       = "${var.hosts.nextcloud.address}/${var.lan_prefix_length}"
-  gateway         = var.hosts.nextcloud.gateway
+  cores           = each.value.cores
+  memory          = each.value.memory
+  disk_gb         = each.value.disk_gb
+  ipv4_cidr       = "${var.hosts[each.key].address}/${var.lan_prefix_length}"
+  gateway         = var.hosts[each.key].gateway
   ssh_user        = var.ssh_user
   ssh_public_keys = var.ssh_public_keys
-  tags            = local.guests.nextcloud.tags
-  zone            = local.guests.nextcloud.zone
-  setup_key       = homelab_netbird_setup_key.zone["private"].key
-  group_ids       = [homelab_netbird_group.zone["private"].id]
-}
-
-module "jdownloader" {
-  source          = "../examples/modules/proxmox-host"
-  name            = "jdownloader"
-  kind            = local.guests.jdownloader.kind
-  node            = var.pve_node
-  cores           = local.guests.jdownloader.cores
-  memory          = local.guests.jdownloader.memory
-  disk_gb         = local.guests.jdownloader.disk_gb
-  ipv4_cidr       = "${var.hosts.jdownloader.address}/${var.lan_prefix_length}"
-  gateway         = var.hosts.jdownloader.gateway
-  ssh_user        = var.ssh_user
-  ssh_public_keys = var.ssh_public_keys
-  tags            = local.guests.jdownloader.tags
-  zone            = local.guests.jdownloader.zone
-  setup_key       = homelab_netbird_setup_key.zone["private"].key
-  group_ids       = [homelab_netbird_group.zone["private"].id]
-}
-
-# Portainer, Semaphore's runner, Grafana: the management zone.
-module "management" {
-  source          = "../examples/modules/proxmox-host"
-  name            = "management"
-  kind            = local.guests.management.kind
-  node            = var.pve_node
-  cores           = local.guests.management.cores
-  memory          = local.guests.management.memory
-  disk_gb         = local.guests.management.disk_gb
-  ipv4_cidr       = "${var.hosts.management.address}/${var.lan_prefix_length}"
-  gateway         = var.hosts.management.gateway
-  ssh_user        = var.ssh_user
-  ssh_public_keys = var.ssh_public_keys
-  tags            = local.guests.management.tags
-  zone            = local.guests.management.zone
-  setup_key       = homelab_netbird_setup_key.zone["management"].key
-  group_ids       = [homelab_netbird_group.zone["management"].id]
+  tags            = each.value.tags
+  zone            = each.value.zone
+  setup_key       = homelab_netbird_setup_key.zone[each.value.zone].key
+  group_ids       = [homelab_netbird_group.zone[each.value.zone].id]
+  # known_hosts_file lists every host, so every resource on a host shares one connection.
+  trust_on_first_use = false
 }
 
 # The cloud edge: Airflow and cloud monitoring on EC2, a security group per zone it serves,
@@ -103,29 +71,24 @@ module "edge_mesh" {
 }
 
 locals {
-  # Where each machine is reached: what runs on a host waits for that address alone, not
-  # for the rest of the lab (a host that is down holds up only what runs on it).
-  lan_addresses = {
-    nextcloud   = module.nextcloud.address
-    jdownloader = module.jdownloader.address
-    management  = module.management.address
+  # Where what runs on a host reaches it: its LAN address, an output that waits only for the
+  # guests to exist. Each entry names one output; the mesh address is not used here because
+  # Terraform waits for an output of every instance of a module, so every service would wait
+  # for every host to enrol and one host that is down would hold up the whole lab.
+  addresses = {
+    nextcloud   = module.guest["nextcloud"].address
+    jdownloader = module.guest["jdownloader"].address
+    management  = module.guest["management"].address
     edge        = module.edge_mesh.address
   }
-  mesh_addresses = {
-    nextcloud   = module.nextcloud.mesh_ip
-    jdownloader = module.jdownloader.mesh_ip
-    management  = module.management.mesh_ip
-    edge        = module.edge_mesh.mesh_ip
-  }
-  addresses = var.reach_over_mesh ? local.mesh_addresses : local.lan_addresses
-  zone_of   = { nextcloud = "private", jdownloader = "private", management = "management", edge = "public" }
+  zone_of = merge({ for name, guest in local.guests : name => guest.zone }, { edge = "public" })
   # What each machine is, for the outputs and the picture of the lab.
-  machines = {
-    nextcloud   = { address = local.lan_addresses.nextcloud, zone = local.zone_of.nextcloud, kind = "proxmox vm", mesh_ip = module.nextcloud.mesh_ip }
-    jdownloader = { address = local.lan_addresses.jdownloader, zone = local.zone_of.jdownloader, kind = "proxmox lxc", mesh_ip = module.jdownloader.mesh_ip }
-    management  = { address = local.lan_addresses.management, zone = local.zone_of.management, kind = "proxmox vm", mesh_ip = module.management.mesh_ip }
-    edge        = { address = local.lan_addresses.edge, zone = local.zone_of.edge, kind = "ec2", mesh_ip = module.edge_mesh.mesh_ip }
-  }
+  machines = merge(
+    { for name, guest in module.guest : name => {
+      address = guest.address, zone = guest.zone, kind = "proxmox ${guest.kind}", mesh_ip = guest.mesh_ip
+    } },
+    { edge = { address = module.edge_mesh.address, zone = "public", kind = "ec2", mesh_ip = module.edge_mesh.mesh_ip } },
+  )
   # Each host's own directory on the local lab's shared filesystem; "" on real hosts.
   host_root = { for name in keys(var.hosts) : name => var.host_root == "" ? "" : "${var.host_root}/${name}" }
 }

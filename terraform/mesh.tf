@@ -52,7 +52,7 @@ resource "homelab_netbird_route" "proxmox_lan" {
   network_id  = "proxmox-lan"
   description = "Proxmox VE hosts and guests"
   network     = var.proxmox_lan
-  peer        = module.management.peer_id
+  peer        = module.guest["management"].peer_id
   groups      = [homelab_netbird_group.zone["management"].id]
   masquerade  = true
   metric      = 100

@@ -109,12 +109,6 @@ variable "hosts" {
   }
 }
 
-variable "reach_over_mesh" {
-  type        = bool
-  default     = false
-  description = "Manage the hosts (SSH, Prometheus scrapes, Traefik's backends) over their NetBird mesh addresses, as a lab whose Terraform machine is a mesh peer does; false uses their LAN addresses (the local lab's mesh addresses are not routed)."
-}
-
 variable "lan_prefix_length" {
   type        = number
   default     = 30

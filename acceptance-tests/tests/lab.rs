@@ -83,7 +83,7 @@ fn the_lab_applies_around_a_host_that_is_down_and_destroys_clean() {
     for expected in [
         "module.service[\"nextcloud\"].homelab_compose_stack.this",
         "module.service[\"airflow\"].homelab_traefik_route.this",
-        "module.nextcloud.module.mesh[0].homelab_netbird_peer.this",
+        "module.guest[\"nextcloud\"].module.mesh[0].homelab_netbird_peer.this",
         "homelab_proxmox_backup_job.tier1_guests",
         "module.cloud_edge.homelab_route53_record.this[\"airflow.lab.example.com\"]",
     ] {

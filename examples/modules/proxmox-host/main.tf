@@ -105,7 +105,7 @@ module "mesh" {
   ssh_user  = local.ssh_user
   sudo      = local.sudo
 
-  # The guest was made in this apply, so no known_hosts file can list its key yet: pin the
-  # one it presents first.
-  trust_on_first_use = true
+  # A guest made in this apply is in no known_hosts file yet: by default, pin the key it
+  # presents first.
+  trust_on_first_use = var.trust_on_first_use
 }

@@ -208,3 +208,9 @@ variable "guest_agent" {
   default     = false
   description = "VM only: enable the QEMU guest agent and wait (up to 5 minutes) until it reports an address, so the VM has booted before it is enrolled. The template must run qemu-guest-agent."
 }
+
+variable "trust_on_first_use" {
+  type        = bool
+  default     = true
+  description = "Pin the host key the new guest presents first (recorded in state). Set false when the provider's ssh.known_hosts already lists the guest's key (a host key baked into the template, or a lab that knows its hosts): every resource on the host then shares one SSH connection."
+}

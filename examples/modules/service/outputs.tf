@@ -24,8 +24,9 @@ output "backup_job" {
 }
 
 output "project_dir" {
-  value       = local.project_dir
-  description = "The stack's project directory on the host."
+  # From the stack itself: what backs it up waits until it exists.
+  value       = homelab_compose_stack.this.project_dir
+  description = "The stack's project directory on the host, once the stack runs there."
 }
 
 output "backup_repository" {
