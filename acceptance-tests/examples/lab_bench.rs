@@ -48,7 +48,10 @@ fn main() {
         .map(|_| {
             timed(|| {
                 let out = ws.ok(&plan_args);
-                assert!(out.contains("No changes"), "the lab's plan is not empty:\n{out}");
+                assert!(
+                    out.contains("No changes"),
+                    "the lab's plan is not empty:\n{out}"
+                );
             })
         })
         .collect();
@@ -75,7 +78,9 @@ fn main() {
         null.apply();
     });
     null.ok(&plan_args);
-    let null_plans: Vec<Duration> = (0..ROUNDS).map(|_| timed(|| drop(null.ok(&plan_args)))).collect();
+    let null_plans: Vec<Duration> = (0..ROUNDS)
+        .map(|_| timed(|| drop(null.ok(&plan_args))))
+        .collect();
 
     let per = |n: usize| n as f64 / (ROUNDS * resources) as f64;
     let (lab_plan, null_plan) = (median(&plans), median(&null_plans));
