@@ -236,6 +236,16 @@ fn make_demo_brings_the_lab_up_prints_what_to_try_and_stops_clean() {
     )
     .unwrap();
     let demo_dir = dir.path().join("demo");
+    // Stops the demo's lab however this test ends (the check below runs it as the user would).
+    struct StopOnDrop<'a>(&'a Path, Ports, &'a Path);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let _ = std::panic::catch_unwind(|| demo(self.0, self.1, self.2, "down"));
+            }
+        }
+    }
+    let _stop = StopOnDrop(&demo_dir, ports, &cli_config);
     let first = demo(&demo_dir, ports, &cli_config, "up");
     assert!(first.contains("Apply complete!"), "{first}");
     for heading in ["host", "zone", "mesh IP", "services", "URLs"] {

@@ -1,7 +1,7 @@
 //! `local-lab DIR`: starts the local Tabiri lab (`acceptance_tests::lab`) for `make demo`,
 //! writes `DIR/lab.tfvars.json` for `terraform apply -var-file`, then `DIR/lab.ready`, and
-//! keeps the lab up until `DIR/lab.stop` appears (`make demo-stop`). On the way out every
-//! container, engine, namespace and process it started is removed.
+//! keeps the lab up until `DIR/lab.stop` appears (`make demo-stop`) or DIR is removed. On the
+//! way out every container, engine, namespace and process it started is removed.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +26,8 @@ fn main() {
         .collect();
     std::fs::write(&ready, summary.join("\n") + "\n").expect("lab.ready");
     eprintln!("lab up; variables in {}", vars.display());
-    while !stop.exists() {
+    // A removed DIR ends the lab too: nobody could ask it to stop any more.
+    while !stop.exists() && dir.exists() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let _ = std::fs::remove_file(&ready);
