@@ -305,25 +305,14 @@ impl LocalLab {
         }
     }
 
-    fn host_mut(&mut self, name: &str) -> &mut LabHost {
-        self.hosts
-            .iter_mut()
-            .find(|h| h.name == name)
-            .unwrap_or_else(|| panic!("the lab has no host {name}"))
-    }
-
     /// Stops `name`'s sshd: the host is unreachable until [`restart_sshd`](Self::restart_sshd).
     pub fn stop_sshd(&mut self, name: &str) {
-        self.host_mut(name).ssh.stop_sshd();
+        host_named(&mut self.hosts, name).ssh.stop_sshd();
     }
 
     /// Starts `name`'s sshd again, with its sessions' Docker engine and NetBird agent.
     pub fn restart_sshd(&mut self, name: &str) {
-        let host = self
-            .hosts
-            .iter_mut()
-            .find(|h| h.name == name)
-            .unwrap_or_else(|| panic!("the lab has no host {name}"));
+        let host = host_named(&mut self.hosts, name);
         host.ssh.restart_sshd();
         host.docker.serve_sessions_of(&host.ssh);
         host.agent = self.netbird.install_agent(&host.ssh);
@@ -335,37 +324,25 @@ impl LocalLab {
     pub fn workspace(&self) -> crate::Workspace {
         let ws = crate::Workspace::new();
         let root = crate::repo_root();
-        let copy_dir = |from: &Path, to: &Path, rewrite: &dyn Fn(String) -> String| {
-            std::fs::create_dir_all(to).expect("copy dir");
-            for entry in std::fs::read_dir(from).expect("read dir") {
-                let path = entry.expect("entry").path();
-                let target = to.join(path.file_name().expect("a name"));
-                if path.is_dir() {
-                    if path.file_name().is_some_and(|n| n != ".terraform") {
-                        std::fs::create_dir_all(&target).expect("dir");
-                        for inner in std::fs::read_dir(&path).expect("read dir") {
-                            let inner = inner.expect("entry").path();
-                            std::fs::copy(&inner, target.join(inner.file_name().unwrap()))
-                                .expect("copy");
-                        }
-                    }
-                } else if path.extension().is_some_and(|e| e == "tf") {
-                    let text = std::fs::read_to_string(&path).expect("read");
-                    std::fs::write(&target, rewrite(text)).expect("write");
-                } else if path.file_name().is_some_and(|n| n == "demo.tfvars") {
-                    std::fs::copy(&path, ws.path().join("demo.auto.tfvars")).expect("copy");
-                }
+        let copy =
+            |from: PathBuf, to: &Path| run("cp -r", Command::new("cp").arg("-r").arg(from).arg(to));
+        copy(root.join("terraform/."), ws.path());
+        copy(root.join("examples/modules"), ws.path());
+        // What a `make demo` on this machine may have left beside the sources.
+        let _ = std::fs::remove_dir_all(ws.path().join(".terraform"));
+        let _ = std::fs::remove_file(ws.path().join(".terraform.lock.hcl"));
+        std::fs::rename(
+            ws.path().join("demo.tfvars"),
+            ws.path().join("demo.auto.tfvars"),
+        )
+        .expect("demo.tfvars");
+        for entry in std::fs::read_dir(ws.path()).expect("the copy") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                let text = std::fs::read_to_string(&path).expect("read");
+                std::fs::write(&path, text.replace("../examples/modules/", "./modules/"))
+                    .expect("write");
             }
-        };
-        copy_dir(&root.join("terraform"), ws.path(), &|text| {
-            text.replace("../examples/modules/", "./modules/")
-        });
-        for module in ["service", "mesh-host", "proxmox-host", "cloud-edge"] {
-            copy_dir(
-                &root.join("examples/modules").join(module),
-                &ws.path().join("modules").join(module),
-                &|text| text,
-            );
         }
         std::fs::copy(self.write_vars(), ws.path().join("lab.auto.tfvars.json"))
             .expect("copy the lab's variables");
@@ -437,7 +414,16 @@ impl LocalLab {
     }
 }
 
-/// Creates the hosted zone `lab.example.com` and the bucket `tabiri-tfstate` in moto.
+/// Creates in moto what the lab expects of its AWS account: the hosted zone
+/// `lab.example.com`, and the state bucket `tabiri-tfstate` and lock table `tabiri-tflock`
+/// that `terraform/backend.tf.example` names. Safe to run twice.
+pub fn seed_aws(endpoint: &str) {
+    run(
+        "the lab's hosted zone, state bucket and lock table",
+        Command::new(fakepve::python()).args(["-c", SEED_AWS, endpoint]),
+    );
+}
+
 const SEED_AWS: &str = r#"
 import sys, boto3
 kw = dict(endpoint_url=sys.argv[1], region_name="eu-west-1",
@@ -449,4 +435,17 @@ if not any(z["Name"] == "lab.example.com." for z in zones):
 s3 = boto3.client("s3", **kw)
 if "tabiri-tfstate" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
     s3.create_bucket(Bucket="tabiri-tfstate", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+dynamodb = boto3.client("dynamodb", **kw)
+if "tabiri-tflock" not in dynamodb.list_tables()["TableNames"]:
+    dynamodb.create_table(
+        TableName="tabiri-tflock", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}])
 "#;
+
+fn host_named<'a>(hosts: &'a mut [LabHost], name: &str) -> &'a mut LabHost {
+    hosts
+        .iter_mut()
+        .find(|h| h.name == name)
+        .unwrap_or_else(|| panic!("the lab has no host {name}"))
+}

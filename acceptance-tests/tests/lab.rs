@@ -364,30 +364,10 @@ fn the_lab_and_every_module_are_formatted_and_valid() {
     }
 }
 
-/// Creates the state bucket and the lock table `terraform/backend.tf.example` names.
-fn seed_state_backend(endpoint: &str) {
-    let script = r#"
-import sys, boto3
-kw = dict(endpoint_url=sys.argv[1], region_name="eu-west-1",
-          aws_access_key_id="test", aws_secret_access_key="test")
-boto3.client("s3", **kw).create_bucket(
-    Bucket="tabiri-tfstate", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-boto3.client("dynamodb", **kw).create_table(
-    TableName="tabiri-tflock", BillingMode="PAY_PER_REQUEST",
-    AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-    KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}])
-"#;
-    let out = Command::new(acceptance_tests::fakepve::python())
-        .args(["-c", script, endpoint])
-        .output()
-        .expect("python");
-    assert!(out.status.success(), "{out:?}");
-}
-
 #[test]
 fn the_state_backend_example_locks_a_second_apply_out_until_the_first_ends() {
     let moto = acceptance_tests::moto::Moto::start();
-    seed_state_backend(&moto.endpoint);
+    acceptance_tests::lab::seed_aws(&moto.endpoint);
     let backend = std::fs::read_to_string(repo_root().join("terraform/backend.tf.example"))
         .expect("backend.tf.example");
     let config = format!("{backend}\nresource \"null_resource\" \"marker\" {{}}\n");
