@@ -53,6 +53,8 @@ class CountingRandom(random.Random):
 
 class DriverPve(FakePve):
     def __init__(self, *args, **kwargs):
+        # Scheduled vzdump jobs by id (PVE's jobs.cfg); before super(), which registers the routes.
+        self.backup_jobs = {}
         super().__init__(*args, **kwargs)
         self._random = CountingRandom()
 
@@ -116,8 +118,6 @@ class DriverPve(FakePve):
     PROPERTY_STRINGS = ('prune-backups', 'fleecing', 'performance')
 
     def _routes_cluster_backup(self):
-        if not hasattr(self, 'backup_jobs'):
-            self.backup_jobs = {}
         return [('GET', '/cluster/backup', self._backup_list),
                 ('POST', '/cluster/backup', self._backup_create),
                 ('GET', '/cluster/backup/{id}', self._backup_read),
