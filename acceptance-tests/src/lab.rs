@@ -140,6 +140,13 @@ impl LocalLab {
     pub fn start(dir: &Path, ports: Ports) -> Self {
         std::fs::create_dir_all(dir).expect("lab dir");
         let dir = dir.canonicalize().expect("lab dir");
+        // A new lab starts from an empty Terraform state (its machines are new), so what an
+        // earlier lab had written on its hosts (stacks, jobs, routes, Prometheus targets)
+        // describes nothing and goes: left, it would read as files someone else wrote. The
+        // backup repositories stay, as a real lab's would.
+        for written in ["hosts", "traefik", "prometheus/targets", "metrics"] {
+            let _ = std::fs::remove_dir_all(dir.join(written));
+        }
         let pve = FakePve::start();
         let moto = Moto::start();
         let netbird = NetbirdDouble::start();

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use acceptance_tests::lab::{LocalLab, Ports};
 use acceptance_tests::procs::wait_for;
-use acceptance_tests::{repo_root, tool, Workspace};
+use acceptance_tests::{repo_root, terraform, Workspace};
 use serde_json::{json, Value as Json};
 
 const SERVICES: &[&str] = &[
@@ -193,11 +193,46 @@ fn the_lab_applies_around_a_host_that_is_down_and_destroys_clean() {
     }
 }
 
-fn demo(dir: &Path, ports: Ports, cli_config: &Path, action: &str) -> String {
-    let out = Command::new(repo_root().join("scripts/demo.sh"))
+/// A newcomer's machine as this image gives it: a home whose `.terraformrc` does not exist
+/// while `TF_CLI_CONFIG_FILE` names it, and the provider in the home's filesystem mirror
+/// by `make install` (the build under test, so no release build).
+struct NewcomerHome {
+    home: tempfile::TempDir,
+}
+
+impl NewcomerHome {
+    fn new() -> Self {
+        let home = tempfile::tempdir().expect("temp home");
+        let out = Command::new("make")
+            .current_dir(repo_root())
+            .args(["install", "PROFILE=dev"])
+            .arg(format!(
+                "MIRROR_ROOT={}",
+                home.path().join(".terraform.d/plugins").display()
+            ))
+            .output()
+            .expect("make install");
+        assert!(out.status.success(), "make install: {out:?}");
+        Self { home }
+    }
+
+    /// The environment of a command run as the newcomer.
+    fn apply_to(&self, command: &mut Command) {
+        command
+            .env("HOME", self.home.path())
+            .env("TF_CLI_CONFIG_FILE", self.home.path().join(".terraformrc"))
+            .env_remove("TF_DATA_DIR")
+            .env_remove("TF_PLUGIN_CACHE_DIR");
+    }
+}
+
+fn demo(dir: &Path, ports: Ports, newcomer: &NewcomerHome, action: &str) -> String {
+    let mut command = Command::new(repo_root().join("scripts/demo.sh"));
+    newcomer.apply_to(&mut command);
+    let out = command
         .arg(action)
         .env("DEMO_DIR", dir)
-        .env("TF_CLI_CONFIG_FILE", cli_config)
+        .env("TERRAFORM", terraform())
         .env("LAB_BIN", repo_root().join("target/debug/local-lab"))
         .env("DEMO_WEB_PORT", ports.traefik_web.to_string())
         .env("DEMO_API_PORT", ports.traefik_api.to_string())
@@ -207,7 +242,7 @@ fn demo(dir: &Path, ports: Ports, cli_config: &Path, action: &str) -> String {
             "PATH",
             format!(
                 "{}:{}",
-                tool("terraform").parent().unwrap().display(),
+                terraform().parent().unwrap().display(),
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
@@ -222,22 +257,17 @@ fn demo(dir: &Path, ports: Ports, cli_config: &Path, action: &str) -> String {
     text
 }
 
+/// `make demo` as a newcomer runs it: the machine's own environment, the provider from
+/// `make install`'s mirror through a plain `terraform init`; up, up again (nothing
+/// changes), stop, up on a new lab (nothing an old lab wrote is in the way), stop.
 #[test]
 fn make_demo_brings_the_lab_up_prints_what_to_try_and_stops_clean() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ports = Ports::free();
-    let cli_config = dir.path().join("terraform.rc");
-    std::fs::write(
-        &cli_config,
-        format!(
-            "provider_installation {{\n  dev_overrides {{\n    \"tabiri/homelab\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-            acceptance_tests::provider_dir().display()
-        ),
-    )
-    .unwrap();
+    let newcomer = NewcomerHome::new();
     let demo_dir = dir.path().join("demo");
     // Stops the demo's lab however this test ends (the check below runs it as the user would).
-    struct StopOnDrop<'a>(&'a Path, Ports, &'a Path);
+    struct StopOnDrop<'a>(&'a Path, Ports, &'a NewcomerHome);
     impl Drop for StopOnDrop<'_> {
         fn drop(&mut self) {
             if std::thread::panicking() {
@@ -245,8 +275,8 @@ fn make_demo_brings_the_lab_up_prints_what_to_try_and_stops_clean() {
             }
         }
     }
-    let _stop = StopOnDrop(&demo_dir, ports, &cli_config);
-    let first = demo(&demo_dir, ports, &cli_config, "up");
+    let _stop = StopOnDrop(&demo_dir, ports, &newcomer);
+    let first = demo(&demo_dir, ports, &newcomer, "up");
     assert!(first.contains("Apply complete!"), "{first}");
     for heading in ["host", "zone", "mesh IP", "services", "URLs"] {
         assert!(
@@ -284,27 +314,92 @@ fn make_demo_brings_the_lab_up_prints_what_to_try_and_stops_clean() {
     }
 
     // A second `make demo` changes nothing.
-    let second = demo(&demo_dir, ports, &cli_config, "up");
+    let second = demo(&demo_dir, ports, &newcomer, "up");
     assert!(
         second.contains("Resources: 0 added, 0 changed, 0 destroyed."),
         "{second}"
     );
 
     // demo-stop: the lab's process and everything it started are gone.
-    let pid = std::fs::read_to_string(demo_dir.join("lab.pid")).unwrap();
-    demo(&demo_dir, ports, &cli_config, "down");
-    assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists());
-    let left = Command::new("pgrep")
-        .args(["-af", &demo_dir.display().to_string()])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "processes left");
+    let stop = |demo_dir: &Path| {
+        let pid = std::fs::read_to_string(demo_dir.join("lab.pid")).unwrap();
+        demo(demo_dir, ports, &newcomer, "down");
+        assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists());
+        let left = Command::new("pgrep")
+            .args(["-af", &demo_dir.display().to_string()])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&left.stdout), "", "processes left");
+    };
+    stop(&demo_dir);
+
+    // `make demo` after `make demo-stop`: a new lab from an empty state, which finds none of
+    // the old lab's files (routes, Prometheus targets) in its way.
+    let again = demo(&demo_dir, ports, &newcomer, "up");
+    assert!(again.contains("Apply complete!"), "{again}");
+    assert!(!again.contains("already holds"), "{again}");
+    stop(&demo_dir);
+}
+
+/// `make install`, then a plain `terraform init` in the machine's own environment, and
+/// `terraform providers lock` against that mirror: the hashes it writes are the ones `init`
+/// then checks the installed provider against.
+#[test]
+fn make_install_then_plain_init_and_providers_lock() {
+    let newcomer = NewcomerHome::new();
+    let work = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        work.path().join("main.tf"),
+        "terraform {\n  required_providers {\n    homelab = { source = \"tabiri/homelab\" }\n  }\n}\n\
+         provider \"homelab\" {}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut command = Command::new(terraform());
+        newcomer.apply_to(&mut command);
+        let out = command
+            .current_dir(work.path())
+            .args(args)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "terraform {args:?}:\n{text}");
+        text
+    };
+    let init = run(&["init", "-input=false", "-no-color"]);
+    assert!(init.contains("Installing tabiri/homelab"), "{init}");
+    let lock_file = work.path().join(".terraform.lock.hcl");
+    std::fs::remove_file(&lock_file).unwrap();
+    let mirror = newcomer.home.path().join(".terraform.d/plugins");
+    run(&[
+        "providers",
+        "lock",
+        "-no-color",
+        "-platform=linux_amd64",
+        &format!("-fs-mirror={}", mirror.display()),
+    ]);
+    let locked = std::fs::read_to_string(&lock_file).unwrap();
+    assert!(
+        locked.contains("registry.terraform.io/tabiri/homelab") && locked.contains("\"h1:"),
+        "{locked}"
+    );
+    // A fresh init checks the mirror's package against those hashes.
+    std::fs::remove_dir_all(work.path().join(".terraform")).unwrap();
+    run(&["init", "-input=false", "-no-color"]);
+    assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), locked);
+    run(&["validate", "-no-color"]);
 }
 
 #[test]
 fn the_lab_and_every_module_are_formatted_and_valid() {
     let root = repo_root();
-    let out = Command::new(tool("terraform"))
+    let out = Command::new(terraform())
         .args(["fmt", "-check", "-recursive", "-no-color"])
         .current_dir(&root)
         .args(["terraform"])
@@ -314,7 +409,7 @@ fn the_lab_and_every_module_are_formatted_and_valid() {
         out.status.success(),
         "terraform fmt -check terraform: {out:?}"
     );
-    let out = Command::new(tool("terraform"))
+    let out = Command::new(terraform())
         .args(["fmt", "-check", "-recursive", "-no-color", "examples"])
         .current_dir(&root)
         .output()
@@ -344,7 +439,7 @@ fn the_lab_and_every_module_are_formatted_and_valid() {
         let _ = std::fs::remove_dir_all(target.join(".terraform"));
         let dir = target.clone();
         let run = |args: &[&str]| {
-            let mut command = Command::new(tool("terraform"));
+            let mut command = Command::new(terraform());
             command
                 .arg(format!("-chdir={}", target.display()))
                 .args(args)
@@ -368,8 +463,19 @@ fn the_lab_and_every_module_are_formatted_and_valid() {
 fn the_state_backend_example_locks_a_second_apply_out_until_the_first_ends() {
     let moto = acceptance_tests::moto::Moto::start();
     acceptance_tests::lab::seed_aws(&moto.endpoint);
-    let backend = std::fs::read_to_string(repo_root().join("terraform/backend.tf.example"))
-        .expect("backend.tf.example");
+    // What each Terraform is told to use: S3's own lock file from 1.10 on, DynamoDB before.
+    let current = acceptance_tests::Terraform::under_test().is_current();
+    let example = if current {
+        "terraform/backend.tf.example"
+    } else {
+        "terraform/backend-dynamodb.tf.example"
+    };
+    let backend = std::fs::read_to_string(repo_root().join(example)).expect(example);
+    assert_eq!(
+        backend.contains("use_lockfile = true"),
+        current,
+        "{example}"
+    );
     let config = format!("{backend}\nresource \"null_resource\" \"marker\" {{}}\n");
     // Two working directories on the same state, as two people (or CI and a person) have.
     let workspaces: Vec<Workspace> = (0..2)
@@ -406,14 +512,16 @@ fn the_state_backend_example_locks_a_second_apply_out_until_the_first_ends() {
         "the first apply to take the lock",
         Duration::from_secs(60),
         || {
+            // Held: one lock record in DynamoDB, or the lock file beside the state in S3.
+            let count_locks = if current {
+                "import sys, boto3; s = boto3.client('s3', endpoint_url=sys.argv[1], region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t'); print(sum(1 for o in s.list_objects_v2(Bucket='tabiri-tfstate').get('Contents', []) if o['Key'] == 'lab/terraform.tfstate.tflock'))"
+            } else {
+                "import sys, boto3; t = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t').scan(TableName='tabiri-tflock'); print(sum(1 for i in t['Items'] if 'Info' in i))"
+            };
             let out = Command::new(acceptance_tests::fakepve::python())
-            .args([
-                "-c",
-                "import sys, boto3; t = boto3.client('dynamodb', endpoint_url=sys.argv[1], region_name='eu-west-1', aws_access_key_id='t', aws_secret_access_key='t').scan(TableName='tabiri-tflock'); print(sum(1 for i in t['Items'] if 'Info' in i))",
-                &moto.endpoint,
-            ])
-            .output()
-            .ok()?;
+                .args(["-c", count_locks, &moto.endpoint])
+                .output()
+                .ok()?;
             (String::from_utf8_lossy(&out.stdout).trim() == "1").then_some(())
         },
     );

@@ -181,11 +181,13 @@ fn schema_section(block: &Block) -> String {
             let mut blocks: Vec<_> = block.blocks.iter().collect();
             blocks.sort_by(|a, b| a.type_name.cmp(&b.type_name));
             for nested in blocks {
+                let count = nested
+                    .at_most()
+                    .map_or_else(|| "any number".to_string(), |n| format!("at most {n}"));
                 let _ = writeln!(
                     out,
-                    "- `{}` (Block, at most {}) {} (see [below for nested schema](#nestedblock--{}))",
+                    "- `{}` (Block, {count}) {} (see [below for nested schema](#nestedblock--{}))",
                     nested.type_name,
-                    nested.max_items,
                     nested.block.description.replace('\n', " "),
                     nested.type_name
                 );

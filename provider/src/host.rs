@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use lab::host::ssh::SshHost;
-use lab::host::target::{self, HostArgs, SshTarget};
+use lab::host::target::{self, HostArgs, HostKeyCheck, SshTarget};
 use lab::host::{Host, Local};
 use lab::validation::{FieldError, PathSegment};
 use tfplugin::cty::{Type, Value};
@@ -120,6 +120,63 @@ fn location(value: &Value) -> Option<(Value, Value)> {
     ))
 }
 
+/// A key recorded in state (by an import, or by trust on first use) held to the host key
+/// policy the configuration states, before the plan lets anything be written: a pinned
+/// `host_key` must name it, and without a pin, trust on first use or the provider's
+/// `ssh.known_hosts` must stand behind it. (Known hosts were checked when the key was read.)
+pub fn check_recorded_key(state: &ProviderState, change: &PlanChange<'_>) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let (Some(recorded), Some(host)) = (
+        change.prior.get_attr(PUBLIC_KEY).and_then(Value::as_str),
+        host_value(change.config),
+    ) else {
+        return diags;
+    };
+    let recorded_fingerprint = target::pinned_fingerprint(recorded);
+    match host.get_attr("host_key") {
+        Some(Value::String(pinned)) => {
+            if !target::recorded_key_matches(pinned, recorded) {
+                diags.push(
+                    Diagnostic::error(
+                        "Host key mismatch",
+                        format!(
+                            "The host presented {recorded_fingerprint} when this resource was \
+                             imported or last read (host_public_key), and host.host_key pins \
+                             {}. Nothing has been written. If the address reaches the \
+                             machine you meant and it was rebuilt, update host_key; otherwise \
+                             check host.address.",
+                            target::pinned_fingerprint(pinned)
+                        ),
+                    )
+                    .at(AttrPath::attr(BLOCK).then_attr("host_key")),
+                );
+            }
+        }
+        Some(Value::Null) | None => {
+            let tofu = host.get_attr("trust_on_first_use").and_then(Value::as_bool);
+            if tofu != Some(true) && state.ssh.defaults().known_hosts.is_none() {
+                diags.push(
+                    Diagnostic::error(
+                        "Unconfirmed host key",
+                        format!(
+                            "The host presented {recorded_fingerprint} (recorded in \
+                             host_public_key, as an import records it), and the configuration \
+                             confirms no key: pin it with host_key = \"{recorded}\" after \
+                             checking it on the host (ssh-keygen -lf on its host key), list \
+                             it in the provider's ssh.known_hosts file, or set \
+                             trust_on_first_use = true. Nothing has been written."
+                        ),
+                    )
+                    .at(AttrPath::attr(BLOCK)),
+                );
+            }
+        }
+        // Unknown until apply: checked by the connection itself then.
+        Some(_) => {}
+    }
+    diags
+}
+
 /// The host's part of a plan: moving to another machine (`address`, `port`) replaces the
 /// resource, and `host_public_key` is null for the local machine, unknown until a new
 /// host has been connected to, and kept otherwise.
@@ -188,6 +245,18 @@ impl Connected {
 /// The host a resource value (configuration, plan or state) names. Connecting happens on
 /// first use; this only resolves the settings.
 pub fn connect(state: &ProviderState, value: &Value) -> Result<Connected, Diagnostics> {
+    connect_as(state, value, false)
+}
+
+/// [`connect`], or for an import: an import ID cannot carry the resource's `host_key`, so
+/// where the provider's `ssh.known_hosts` does not decide, the key the host presents is
+/// recorded in `host_public_key` and the first plan holds it to the configuration
+/// ([`plan`]) before anything is written.
+fn connect_as(
+    state: &ProviderState,
+    value: &Value,
+    import: bool,
+) -> Result<Connected, Diagnostics> {
     let Some(args) = args(value)? else {
         return Ok(Connected {
             host: Arc::new(Local),
@@ -195,11 +264,14 @@ pub fn connect(state: &ProviderState, value: &Value) -> Result<Connected, Diagno
         });
     };
     let recorded = value.get_attr(PUBLIC_KEY).and_then(Value::as_str);
-    let target = SshTarget::resolve(&args, &state.ssh.defaults(), recorded).map_err(|e| {
+    let mut target = SshTarget::resolve(&args, &state.ssh.defaults(), recorded).map_err(|e| {
         Diagnostics::from(
             Diagnostic::error("Cannot reach the host", e.to_string()).at(AttrPath::attr(BLOCK)),
         )
     })?;
+    if import && matches!(target.host_key, HostKeyCheck::Unconfigured) {
+        target.host_key = HostKeyCheck::TrustOnFirstUse;
+    }
     let ssh = state.ssh.pool.host(target);
     Ok(Connected {
         host: Arc::new(ssh.clone()),
@@ -262,6 +334,6 @@ fn locate(
     };
     let mut located = Value::Object(Default::default());
     located.set_attr(BLOCK, host_block);
-    let connected = connect(state, &located)?;
+    let connected = connect_as(state, &located, true)?;
     Ok((located, connected))
 }

@@ -654,6 +654,10 @@ impl<R: ManagedResource> Resource for Managed<R> {
             return e;
         }
         if self.kit.definition.on_host {
+            let recorded = host::check_recorded_key(&self.kit.provider, change);
+            if recorded.has_errors() {
+                return recorded;
+            }
             host::plan(change);
         }
         diags.extend(self.resource.plan(change, &self.kit).await);

@@ -11,10 +11,24 @@ use crate::diag::Diagnostics;
 use crate::path::AttrPath;
 use crate::schema::Schema;
 
-/// What every call gets: a token that StopProvider cancels, so long waits end promptly.
+/// What every call gets: a token that StopProvider cancels, so long waits end promptly,
+/// and what the calling Terraform said it supports.
 #[derive(Clone, Debug, Default)]
 pub struct Ctx {
     pub cancel: CancellationToken,
+    pub client: ClientCapabilities,
+}
+
+/// What the calling Terraform supports, from the request's `client_capabilities`. Terraform
+/// 1.10 and older send none, and RPCs that carry none (apply, upgrade) read as all false.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    /// Write-only attributes (Terraform 1.11+).
+    pub write_only_attributes: bool,
+    /// The provider may defer a change to a later run. The provider never does: every
+    /// unknown it cannot plan with is an error naming what to set, which holds on every
+    /// Terraform, so the answer never carries a `deferred` the client did not allow.
+    pub deferral: bool,
 }
 
 #[async_trait]

@@ -182,7 +182,7 @@ mod tests {
         let block = block();
         assert!(block.block.get("secret_key").unwrap().sensitive);
         assert!(!block.block.get("access_key").unwrap().sensitive);
-        assert_eq!(block.max_items, 1);
+        assert_eq!(block.at_most(), Some(1));
     }
 
     #[derive(serde::Deserialize)]

@@ -308,6 +308,12 @@ pub fn key_matches(pinned: &str, presented: &PublicKey) -> bool {
     PublicKey::from_openssh(pinned).is_ok_and(|k| k.key_data() == presented.key_data())
 }
 
+/// Whether a key recorded in state (OpenSSH text, as `host_public_key` holds it) is the one
+/// `pinned` names. A recorded text that does not parse matches nothing.
+pub fn recorded_key_matches(pinned: &str, recorded: &str) -> bool {
+    PublicKey::from_openssh(recorded.trim()).is_ok_and(|k| key_matches(pinned, &k))
+}
+
 /// `SHA256:...`, as `ssh-keygen -l` prints it.
 pub fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
@@ -562,10 +568,17 @@ impl SshTarget {
                 .map(|p| HostKeyCheck::KnownHosts(PathBuf::from(p)))
                 .unwrap_or(HostKeyCheck::Unconfigured)
         };
+        // A recorded key pins the host when nothing else names one: it is what trust on
+        // first use or an import recorded, and the provider's plan has held it to the
+        // configuration's policy (`host_key`, known_hosts, trust on first use) before
+        // anything is written.
         let host_key = match (&args.host_key, recorded_key, args.trust_on_first_use) {
             (Some(pinned), _, _) => HostKeyCheck::Pinned(pinned.clone()),
             (None, Some(recorded), true) => HostKeyCheck::Pinned(recorded.to_owned()),
             (None, None, true) => HostKeyCheck::TrustOnFirstUse,
+            (None, Some(recorded), false) if defaults.known_hosts.is_none() => {
+                HostKeyCheck::Pinned(recorded.to_owned())
+            }
             (None, _, false) => known_hosts(),
         };
         let connect_timeout =

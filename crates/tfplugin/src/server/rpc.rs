@@ -12,8 +12,10 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::path::AttrPath;
 use crate::proto::tfplugin6 as pb;
 use crate::proto::tfplugin6::provider_server::Provider as ProviderRpc;
-use crate::provider::{ApplyRequest, Ctx, DataSource, PlanChange, Provider, Resource};
-use crate::schema::{Block, Schema};
+use crate::provider::{
+    ApplyRequest, ClientCapabilities, Ctx, DataSource, PlanChange, Provider, Resource,
+};
+use crate::schema::{write_only, Block, Schema};
 
 struct Typed<T: ?Sized> {
     inner: Arc<T>,
@@ -81,8 +83,21 @@ impl<P: Provider> ProviderService<P> {
     }
 
     fn ctx(&self) -> Ctx {
+        self.ctx_for(None)
+    }
+
+    /// The context of a call whose request carries the client's capabilities.
+    fn ctx_for(&self, client: Option<&pb::ClientCapabilities>) -> Ctx {
         let token = self.cancel.lock().map(|t| t.clone()).unwrap_or_default();
-        Ctx { cancel: token }
+        Ctx {
+            cancel: token,
+            client: client
+                .map(|c| ClientCapabilities {
+                    write_only_attributes: c.write_only_attributes_allowed,
+                    deferral: c.deferral_allowed,
+                })
+                .unwrap_or_default(),
+        }
     }
 
     fn resource(&self, name: &str) -> Result<&Typed<dyn Resource>, Diagnostics> {
@@ -106,12 +121,40 @@ impl<P: Provider> ProviderService<P> {
     }
 }
 
+/// What the server supports. `plan_destroy`: PlanResourceChange answers destroy plans (a
+/// null proposed state is echoed back with the prior private state). Schema optional:
+/// every schema is built when the server starts, so no RPC needs GetProviderSchema first.
+/// Moving state between resource types is not implemented.
 fn capabilities() -> pb::ServerCapabilities {
     pb::ServerCapabilities {
-        plan_destroy: false,
-        get_provider_schema_optional: false,
+        plan_destroy: true,
+        get_provider_schema_optional: true,
         move_resource_state: false,
     }
+}
+
+/// Write-only values set in a configuration the client cannot keep out of state: an
+/// error at each, naming the Terraform that can (validate runs before anything else).
+fn write_only_refused(block: &Block, config: &Value, client: ClientCapabilities) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    if client.write_only_attributes {
+        return diags;
+    }
+    for path in write_only::set_paths(block, config) {
+        diags.push(
+            Diagnostic::error(
+                "Write-only attribute needs Terraform 1.11 or newer",
+                format!(
+                    "`{path}` is write-only: its value is used and never stored in state. \
+                     This Terraform did not say it supports write-only attributes (Terraform \
+                     1.11 and newer do), so the value would be lost. Upgrade Terraform, or \
+                     use the attribute's sensitive form, which older versions keep in state."
+                ),
+            )
+            .at(path),
+        );
+    }
+    diags
 }
 
 fn unsupported(what: &str) -> Vec<pb::Diagnostic> {
@@ -234,7 +277,9 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             ),
             validate_resource_config
         );
+        let client = self.ctx_for(request.client_capabilities.as_ref()).client;
         let mut diags = deprecation_warnings(&resource.schema.block, &config);
+        diags.extend(write_only_refused(&resource.schema.block, &config, client));
         diags.extend(resource.inner.validate(&config).await);
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics: wire::diagnostics(&diags),
@@ -352,7 +397,10 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             ),
             configure_provider
         );
-        let diags = self.provider.configure(&config, &self.ctx()).await;
+        let diags = self
+            .provider
+            .configure(&config, &self.ctx_for(request.client_capabilities.as_ref()))
+            .await;
         Ok(Response::new(pb::configure_provider::Response {
             diagnostics: wire::diagnostics(&diags),
         }))
@@ -372,12 +420,11 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             ),
             read_resource
         );
-        let outcome = resource
-            .inner
-            .read(&state, &request.private, &self.ctx())
-            .await;
+        let ctx = self.ctx_for(request.client_capabilities.as_ref());
+        let outcome = resource.inner.read(&state, &request.private, &ctx).await;
+        let read = write_only::nulled(&resource.schema.block, outcome.state);
         let new_state = try_diags!(
-            wire::encode(&outcome.state, &resource.ty, "new state"),
+            wire::encode(&read, &resource.ty, "new state"),
             read_resource
         );
         Ok(Response::new(pb::read_resource::Response {
@@ -416,7 +463,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             }));
         }
         let generic = crate::plan::plan(&resource.schema.block, &prior, &proposed, &config);
-        let ctx = self.ctx();
+        let ctx = self.ctx_for(request.client_capabilities.as_ref());
         let mut change = PlanChange {
             prior: &prior,
             config: &config,
@@ -432,8 +479,9 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 ..Default::default()
             }));
         }
+        let planned = write_only::nulled(&resource.schema.block, change.planned);
         let planned = try_diags!(
-            wire::encode(&change.planned, ty, "planned state"),
+            wire::encode(&planned, ty, "planned state"),
             plan_resource_change
         );
         Ok(Response::new(pb::plan_resource_change::Response {
@@ -490,8 +538,9 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         } else {
             resource.inner.update(apply).await
         };
+        let applied = write_only::nulled(&resource.schema.block, outcome.state);
         let new_state = try_diags!(
-            wire::encode(&outcome.state, ty, "new state"),
+            wire::encode(&applied, ty, "new state"),
             apply_resource_change
         );
         Ok(Response::new(pb::apply_resource_change::Response {
@@ -508,10 +557,12 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
     ) -> RpcResult<pb::import_resource_state::Response> {
         let request = request.into_inner();
         let resource = try_diags!(self.resource(&request.type_name), import_resource_state);
+        let ctx = self.ctx_for(request.client_capabilities.as_ref());
         let state = try_diags!(
-            resource.inner.import(&request.id, &self.ctx()).await,
+            resource.inner.import(&request.id, &ctx).await,
             import_resource_state
         );
+        let state = write_only::nulled(&resource.schema.block, state);
         let encoded = try_diags!(
             wire::encode(&state, &resource.ty, "imported state"),
             import_resource_state
@@ -546,7 +597,8 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             wire::decode(request.config.as_ref(), &source.ty, "configuration"),
             read_data_source
         );
-        let outcome = source.inner.read(&config, &self.ctx()).await;
+        let ctx = self.ctx_for(request.client_capabilities.as_ref());
+        let outcome = source.inner.read(&config, &ctx).await;
         let state = try_diags!(
             wire::encode(&outcome.state, &source.ty, "data source state"),
             read_data_source
@@ -632,5 +684,180 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         Ok(Response::new(pb::stop_provider::Response {
             error: String::new(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The server's part in write-only attributes, for a client that has them (Terraform
+    //! 1.11) and one that does not (1.10 and older send no capabilities).
+
+    use super::*;
+    use crate::cty::msgpack;
+    use crate::provider::Outcome;
+    use crate::schema::Attribute;
+
+    struct Secretive;
+
+    fn schema() -> Schema {
+        Schema::new(
+            0,
+            Block::new("")
+                .attribute(Attribute::required("name", Type::String))
+                .attribute(
+                    Attribute::optional("password_wo", Type::String)
+                        .sensitive()
+                        .write_only(),
+                ),
+        )
+    }
+
+    #[crate::provider::async_trait]
+    impl Resource for Secretive {
+        fn type_name(&self) -> &str {
+            "test_secretive"
+        }
+        fn schema(&self) -> Schema {
+            schema()
+        }
+        // Each step hands back what it was given, write-only value included: the server
+        // must drop it before answering.
+        async fn create(&self, request: ApplyRequest<'_>) -> Outcome {
+            Outcome::ok(request.config.clone())
+        }
+        async fn update(&self, request: ApplyRequest<'_>) -> Outcome {
+            Outcome::ok(request.config.clone())
+        }
+        async fn delete(&self, _request: ApplyRequest<'_>) -> Diagnostics {
+            Diagnostics::new()
+        }
+        async fn read(&self, state: &Value, private: &[u8], _ctx: &Ctx) -> Outcome {
+            let mut state = state.clone();
+            state.set_attr("password_wo", Value::from("read back"));
+            Outcome::with_private(state, private)
+        }
+    }
+
+    struct TestProvider;
+
+    #[crate::provider::async_trait]
+    impl Provider for TestProvider {
+        fn type_name(&self) -> &str {
+            "test"
+        }
+        fn schema(&self) -> Schema {
+            Schema::default()
+        }
+        fn resources(&self) -> Vec<Arc<dyn Resource>> {
+            vec![Arc::new(Secretive)]
+        }
+        async fn configure(&self, _config: &Value, _ctx: &Ctx) -> Diagnostics {
+            Diagnostics::new()
+        }
+    }
+
+    fn dynamic(value: &Value) -> Option<pb::DynamicValue> {
+        Some(pb::DynamicValue {
+            msgpack: msgpack::encode(value, &schema().value_type()).unwrap(),
+            json: Vec::new(),
+        })
+    }
+
+    fn decoded(value: Option<pb::DynamicValue>) -> Value {
+        msgpack::decode(&value.unwrap().msgpack, &schema().value_type()).unwrap()
+    }
+
+    fn config() -> Value {
+        Value::object([
+            ("name", Value::from("db")),
+            ("password_wo", Value::from("hunter2")),
+        ])
+    }
+
+    const CURRENT: pb::ClientCapabilities = pb::ClientCapabilities {
+        deferral_allowed: false,
+        write_only_attributes_allowed: true,
+    };
+
+    #[tokio::test]
+    async fn a_client_without_write_only_is_refused_naming_the_attribute_and_the_version() {
+        let server = ProviderService::new(TestProvider);
+        let validate = |caps: Option<pb::ClientCapabilities>| {
+            server.validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "test_secretive".into(),
+                config: dynamic(&config()),
+                client_capabilities: caps,
+            }))
+        };
+        let old = validate(None).await.unwrap().into_inner();
+        assert_eq!(old.diagnostics.len(), 1, "{:?}", old.diagnostics);
+        let refused = &old.diagnostics[0];
+        assert!(refused.summary.contains("Terraform 1.11"), "{refused:?}");
+        assert_eq!(
+            refused.attribute,
+            Some(wire::path(&AttrPath::attr("password_wo")))
+        );
+        assert!(!refused.detail.contains("hunter2"));
+        let current = validate(Some(CURRENT)).await.unwrap().into_inner();
+        assert!(current.diagnostics.is_empty(), "{:?}", current.diagnostics);
+        // Null is fine everywhere: the sensitive form is what older clients use.
+        let mut without = config();
+        without.set_attr("password_wo", Value::Null);
+        let old = server
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "test_secretive".into(),
+                config: dynamic(&without),
+                client_capabilities: None,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(old.diagnostics.is_empty());
+    }
+
+    #[tokio::test]
+    async fn write_only_values_never_leave_the_server_in_a_state() {
+        let server = ProviderService::new(TestProvider);
+        let planned = server
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_secretive".into(),
+                prior_state: dynamic(&Value::Null),
+                proposed_new_state: dynamic(&config()),
+                config: dynamic(&config()),
+                client_capabilities: Some(CURRENT),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let planned = decoded(planned.planned_state);
+        assert_eq!(planned.get_attr("password_wo"), Some(&Value::Null));
+        assert_eq!(planned.get_attr("name"), Some(&Value::from("db")));
+
+        let applied = server
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_secretive".into(),
+                prior_state: dynamic(&Value::Null),
+                planned_state: dynamic(&planned),
+                config: dynamic(&config()),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let applied = decoded(applied.new_state);
+        assert_eq!(applied, planned);
+
+        let read = server
+            .read_resource(Request::new(pb::read_resource::Request {
+                type_name: "test_secretive".into(),
+                current_state: dynamic(&applied),
+                client_capabilities: Some(CURRENT),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(decoded(read.new_state), applied);
     }
 }

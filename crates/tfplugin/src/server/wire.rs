@@ -58,9 +58,9 @@ fn attribute(a: &Attribute) -> pb::schema::Attribute {
         optional: a.optional,
         computed: a.computed,
         sensitive: a.sensitive,
+        write_only: a.write_only,
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: a.deprecation.is_some(),
-        ..Default::default()
     }
 }
 

@@ -1,5 +1,9 @@
 //! Schemas: what a provider, resource or data source accepts, and the annotations that
-//! drive planning (defaults, requires-replace). Converted to the wire form in `server`.
+//! drive planning (defaults, requires-replace). Converted to the wire form in `server`;
+//! [`check`] holds them to the rules Terraform enforces when it loads a provider.
+
+pub mod check;
+pub mod write_only;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +53,9 @@ pub struct Attribute {
     pub optional: bool,
     pub computed: bool,
     pub sensitive: bool,
+    /// The value lives only in the configuration (protocol 6.8, Terraform 1.11+): planned
+    /// state, apply results and reads carry null for it, so it never reaches state.
+    pub write_only: bool,
     pub description: String,
     /// A deprecation message; setting the attribute then gives a warning.
     pub deprecation: Option<String>,
@@ -62,21 +69,32 @@ pub struct NestedBlock {
     pub type_name: String,
     pub block: Block,
     pub nesting: Nesting,
+    /// Item bounds of list and set blocks (0: no bound). Single and group blocks carry 0
+    /// for both: Terraform 1.3+ refuses a schema with other values there (see [`check`]).
     pub min_items: i64,
     pub max_items: i64,
 }
 
 impl NestedBlock {
     /// An optional block that may appear once (`timeouts { }`, `host { }`): the form of
-    /// every optional single object, since Terraform 1.0.3 cannot plan optional single
-    /// nested attributes.
+    /// every optional single object, since Terraform 1.0 to 1.2 crash planning optional
+    /// single nested attributes.
     pub fn single(type_name: impl Into<String>, block: Block) -> Self {
         Self {
             type_name: type_name.into(),
             block,
             nesting: Nesting::Single,
             min_items: 0,
-            max_items: 1,
+            max_items: 0,
+        }
+    }
+
+    /// How many times the block may appear, as users read it (docs): `None` for no bound.
+    pub fn at_most(&self) -> Option<i64> {
+        match self.nesting {
+            Nesting::Single | Nesting::Group => Some(1),
+            Nesting::List | Nesting::Set if self.max_items > 0 => Some(self.max_items),
+            _ => None,
         }
     }
 }
@@ -90,6 +108,7 @@ impl Attribute {
             optional: false,
             computed: false,
             sensitive: false,
+            write_only: false,
             description: String::new(),
             deprecation: None,
             requires_replace: false,
@@ -138,6 +157,12 @@ impl Attribute {
 
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+
+    /// Write-only (Terraform 1.11+): never stored in state. See [`Attribute::write_only`].
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
 
@@ -267,7 +292,7 @@ mod tests {
                 block: Block::new("").attribute(Attribute::optional("create", Type::String)),
                 nesting: Nesting::Single,
                 min_items: 0,
-                max_items: 1,
+                max_items: 0,
             });
         let Type::Object(fields) = block.value_type() else {
             panic!("a block is an object")
