@@ -15,7 +15,7 @@ ENV := source scripts/env.sh &&
 FUZZ_SECONDS ?= 60
 
 
-.PHONY: help setup setup-all setup-bench build lint unit acceptance acceptance-tf docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity lab-picture
+.PHONY: help setup setup-all setup-bench build lint unit acceptance acceptance-tf install-mirror docs docs-check fuzz test demo demo-stop install bench clean collection collection-docs collection-docs-check sanity lab-picture
 
 help:
 	@echo "make demo     start the local lab and apply the whole Tabiri lab in terraform/ to it"
@@ -102,6 +102,11 @@ test: setup-all lint build unit docs-check collection-docs-check acceptance sani
 
 install:
 	cargo build --profile $(PROFILE) -p terraform-provider-homelab --bin terraform-provider-homelab
+	$(MAKE) --no-print-directory install-mirror
+
+# The filesystem-mirror half of `install`, for a binary already built (the demo test uses it
+# with PROFILE=dev and its own MIRROR_ROOT).
+install-mirror:
 	mkdir -p $(MIRROR_DIR)
 	install -m 0755 target/$(CARGO_PROFILE_DIR)/terraform-provider-homelab $(MIRROR_DIR)/terraform-provider-homelab_v$(VERSION)
 	@echo "installed tabiri/homelab $(VERSION) into $(MIRROR_DIR)"

@@ -21,6 +21,10 @@ locals {
   tier1 = toset(["nextcloud", "portainer", "grafana", "semaphore", "airflow"])
 }
 
+# A route, target or backup job waits for its stack (only a running service gets them). On
+# Terraform 1.11 that wait is for the stack of every instance of this module (Terraform 1.0
+# waited for the instance's own), so a host that is down holds up every service's route,
+# target and backup job until it is back; other hosts' stacks, guests and peers go ahead.
 module "service" {
   for_each     = local.services
   source       = "../examples/modules/service"

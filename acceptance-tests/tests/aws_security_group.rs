@@ -232,8 +232,8 @@ fn bad_input_is_rejected_at_plan_with_the_attribute_path() {
             text.contains("Invalid security group") && text.contains(expected),
             "{rule}: the diagnostic should say {expected:?}:\n{text}"
         );
-        // (Terraform 1.0 cannot point its source excerpt inside nested attributes; the
-        // path is in the message.)
+        // (Terraform up to 1.14, 1.11 included, cannot point its source excerpt inside nested
+        // attributes; the path is in the message.)
     }
     assert!(Sdk::new(&moto.endpoint).groups_named("bad").is_empty());
 }

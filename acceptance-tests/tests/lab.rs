@@ -80,13 +80,20 @@ fn the_lab_applies_around_a_host_that_is_down_and_destroys_clean() {
         "the error names the host that is down:\n{text}"
     );
     let applied = state_addresses(&ws);
-    for expected in [
+    let mut expected = vec![
         "module.service[\"nextcloud\"].homelab_compose_stack.this",
-        "module.service[\"airflow\"].homelab_traefik_route.this",
         "module.guest[\"nextcloud\"].module.mesh[0].homelab_netbird_peer.this",
         "homelab_proxmox_backup_job.tier1_guests",
         "module.cloud_edge.homelab_route53_record.this[\"airflow.lab.example.com\"]",
-    ] {
+    ];
+    // What waits on a resource inside a module called with for_each waits, on Terraform
+    // 1.11, for that resource in every instance of the module (1.0.3 waited for its own
+    // instance only): there, one host down holds up every service's route, target and
+    // backup job until it is back, though no other host's stack, peer or guest.
+    if !acceptance_tests::Terraform::under_test().is_current() {
+        expected.push("module.service[\"airflow\"].homelab_traefik_route.this");
+    }
+    for expected in expected {
         assert!(
             applied.iter().any(|a| a == expected),
             "{expected} was not applied: {applied:#?}\n{text}"
@@ -195,7 +202,8 @@ fn the_lab_applies_around_a_host_that_is_down_and_destroys_clean() {
 
 /// A newcomer's machine as this image gives it: a home whose `.terraformrc` does not exist
 /// while `TF_CLI_CONFIG_FILE` names it, and the provider in the home's filesystem mirror
-/// by `make install` (the build under test, so no release build).
+/// as `make install` puts it there (`install-mirror`, its second half: the build under test,
+/// so no release build).
 struct NewcomerHome {
     home: tempfile::TempDir,
 }
@@ -205,14 +213,14 @@ impl NewcomerHome {
         let home = tempfile::tempdir().expect("temp home");
         let out = Command::new("make")
             .current_dir(repo_root())
-            .args(["install", "PROFILE=dev"])
+            .args(["install-mirror", "PROFILE=dev"])
             .arg(format!(
                 "MIRROR_ROOT={}",
                 home.path().join(".terraform.d/plugins").display()
             ))
             .output()
-            .expect("make install");
-        assert!(out.status.success(), "make install: {out:?}");
+            .expect("make install-mirror");
+        assert!(out.status.success(), "make install-mirror: {out:?}");
         Self { home }
     }
 

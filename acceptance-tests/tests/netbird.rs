@@ -227,8 +227,10 @@ fn zone_model_applies_imports_and_destroys_back_to_the_seed() {
     );
 
     // Import every resource into an empty state: the plan after it changes only what no
-    // import can read back: the setup key the config hands the peer, and the source groups
-    // the server's policy answers leave out of later rules.
+    // import can read back: the source groups the server's policy answers leave out of
+    // later rules. Terraform 1.0.3 also updates the peer, for the sensitive mark of the
+    // setup key the configuration hands it (Terraform 1.8+ marks imported state from the
+    // schema, so 1.11 does not).
     let ids: Vec<(String, String)> = ADDRESSES
         .iter()
         .map(|a| {
@@ -250,19 +252,22 @@ fn zone_model_applies_imports_and_destroys_back_to_the_seed() {
         ws.import(address, id);
     }
     let changes = ws.plan_changes();
+    let mut expected = vec![
+        (
+            "homelab_netbird_policy.dmz_to_private",
+            "update".to_string(),
+        ),
+        ("homelab_netbird_policy.management", "update".to_string()),
+    ];
+    if !acceptance_tests::Terraform::under_test().is_current() {
+        expected.insert(0, ("homelab_netbird_peer.nextcloud", "update".to_string()));
+    }
     assert_eq!(
         changes
             .iter()
             .map(|c| (c.address.as_str(), c.actions.join(",")))
             .collect::<Vec<_>>(),
-        [
-            ("homelab_netbird_peer.nextcloud", "update".to_string()),
-            (
-                "homelab_netbird_policy.dmz_to_private",
-                "update".to_string()
-            ),
-            ("homelab_netbird_policy.management", "update".to_string()),
-        ],
+        expected,
         "{changes:?}"
     );
     ws.apply();

@@ -852,3 +852,95 @@ impl Drop for KillOnDrop {
 fn scopeguard(child: std::process::Child) -> KillOnDrop {
     KillOnDrop(child)
 }
+
+/// Import of a file on a host whose key the resource pins (`host { host_key }`) while the
+/// provider has no known_hosts: the import records the key the host presents, and the first
+/// plan holds it to the configuration before anything is written: the same key plans in
+/// place and applies without touching the file, another key or none at all is refused.
+#[test]
+fn import_records_the_hosts_key_and_the_first_plan_holds_it_to_the_configuration() {
+    let a = SshHost::start();
+    let b = SshHost::start();
+    let dir = root_dir(&a, "routes");
+    let mut ws = Workspace::new();
+    ws.var("key", a.client_private_key());
+    let config = |host_extra: &str| {
+        format!(
+            r#"
+terraform {{
+  required_providers {{
+    homelab = {{ source = "tabiri/homelab" }}
+  }}
+}}
+variable "key" {{
+  type      = string
+  sensitive = true
+}}
+provider "homelab" {{
+  ssh {{
+    private_key     = var.key
+    connect_timeout = "3s"
+  }}
+}}
+{}"#,
+            route(
+                &format!(
+                    "host {{\n    address = \"{}\"\n    {host_extra}\n  }}",
+                    a.address
+                ),
+                &dir,
+                "127.0.0.1:1"
+            )
+        )
+    };
+    let pinned_a = format!("host_key = \"{}\"", a.host_public_key());
+    ws.config(&config(&pinned_a));
+    ws.apply();
+    let file = dir.join("app.toml");
+    let written = std::fs::metadata(&file).unwrap().modified().unwrap();
+    ws.state_rm(ROUTE);
+
+    // The import needs neither known_hosts nor the resource's configuration.
+    let id = format!("{}:{}", a.address, file.display());
+    ws.import(ROUTE, &id);
+    assert_eq!(
+        ws.resource(ROUTE).unwrap()["host_public_key"],
+        a.host_public_key()
+    );
+
+    // The configuration pins another key: refused at plan with both fingerprints.
+    ws.config(&config(&format!("host_key = \"{}\"", b.host_public_key())));
+    let err = flat(&ws.fails(&["plan", "-input=false", "-no-color"]));
+    assert!(err.contains("Host key mismatch"), "{err}");
+    assert!(
+        err.contains(&fingerprint_of(&a.host_public_key()))
+            && err.contains(&fingerprint_of(&b.host_public_key())),
+        "{err}"
+    );
+    // No key confirmed by the configuration at all: refused, naming the remedies.
+    ws.config(&config(""));
+    let err = flat(&ws.fails(&["plan", "-input=false", "-no-color"]));
+    assert!(
+        err.contains("Unconfirmed host key")
+            && err.contains("host_key")
+            && err.contains("trust_on_first_use"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written
+    );
+
+    // The pinned key is the one recorded: the host block is updated in place, the file is
+    // left as it is, and then nothing is left to do.
+    ws.config(&config(&pinned_a));
+    ws.expect_plan(ROUTE, &["update"]);
+    ws.apply();
+    ws.expect_empty_plan();
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        written
+    );
+    ws.destroy();
+    assert!(!file.exists());
+}

@@ -21,7 +21,8 @@ pub struct Annotations<'a> {
     /// Extra (usually computed) attributes.
     pub extra: Vec<Attribute>,
     /// Struct-typed fields written as nested blocks (`bastion { ... }`) instead of nested
-    /// attributes: Terraform 1.0.3 cannot plan an optional single nested attribute. The
+    /// attributes: Terraform 1.0.0 to 1.0.4 (the floor, 1.0.3, among them) crash planning an
+    /// optional single nested attribute left null; 1.0.5 and later, 1.11 included, do not. The
     /// block's own attributes get the same `sensitive` marks, and its struct fields named
     /// here become blocks in turn.
     pub blocks: &'a [&'a str],

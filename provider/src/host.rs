@@ -41,7 +41,8 @@ fn host_block() -> &'static Block {
              Changing `address` or `port` replaces the resource (it then lives on another \
              machine). Prefer the provider's `ssh.private_key` (or the agent) to a \
              `private_key` here: Terraform 1.0.3's `terraform show` crashes on a state whose \
-             nested block holds a sensitive value (plan and apply are not affected).",
+             nested block holds a sensitive value (plan and apply are not affected; 1.11's \
+             `terraform show` is not affected either).",
             &json_schema,
             Annotations {
                 sensitive: ssh::SENSITIVE,

@@ -53,7 +53,8 @@ pub enum ErrorPaths {
     /// At the full path (`host.port`, `rules[1].cidr`).
     Full,
     /// At the top-level attribute, the full path in the message: inside a nested
-    /// attribute's value, the deepest place Terraform 1.0 can underline.
+    /// attribute's value, the deepest place Terraform up to 1.14 (1.0.3 and 1.11 among
+    /// them) can underline.
     TopLevel,
 }
 
@@ -357,8 +358,8 @@ pub struct ImportedFile {
 }
 
 /// Field errors as diagnostics at the top-level attribute, the whole path in the message
-/// (`disks[0].slot: ...`): the deepest place Terraform 1.0 can underline inside a nested
-/// attribute's value.
+/// (`disks[0].slot: ...`): the deepest place Terraform up to 1.14 (1.0.3 and 1.11 among
+/// them) can underline inside a nested attribute's value.
 pub fn top_level_field_errors(summary: &str, errors: &[FieldError]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     for error in errors {

@@ -11,8 +11,8 @@ terraform {
 
 resource "homelab_netbird_peer" "this" {
   # Only where to connect and how: the user's key comes from the provider's ssh block, so
-  # no secret ever sits in this block (Terraform 1.0's `terraform show` also cannot print
-  # a state whose nested block holds one).
+  # no secret ever sits in this block (Terraform 1.0.3's `terraform show` also cannot print
+  # a state whose nested block holds one; 1.11's can).
   host {
     address            = var.address
     port               = var.ssh_port

@@ -98,8 +98,8 @@ impl ManagedResource for BackupJobResource {
             invalid: "Invalid backup job",
             requires_replace: &["name", "config_dir"],
             sensitive: &["password", "env", "heartbeat_url"],
-            // Optional objects are optional + computed: Terraform 1.0.3 cannot plan a plain
-            // optional single nested attribute.
+            // Optional objects are optional + computed: Terraform 1.0.0 to 1.0.4 (1.0.3 is the
+            // floor) crash planning a plain optional single nested attribute left null.
             chosen: &["retention", "check", "restore_test"],
             outputs: vec![
                 Attribute::computed("id", Type::String).description("The job's name."),
@@ -139,7 +139,7 @@ impl ManagedResource for BackupJobResource {
         if change.planned.is_null() {
             return Diagnostics::new();
         }
-        // Left out means none (they are computed only so Terraform 1.0.3 can plan them).
+        // Left out means none (they are computed only so Terraform 1.0.0 to 1.0.4 can plan them).
         for name in ["retention", "check", "restore_test"] {
             if change.config.get_attr(name).is_none_or(Value::is_null) {
                 change.planned.set_attr(name, Value::Null);

@@ -29,7 +29,7 @@ impl ApiObject for Policy {
                  already names, so after an import such a policy plans one in-place update \
                  that restores what the configuration says.",
             invalid: "Invalid NetBird policy",
-            // Inside `rules = [{ ... }]`, the deepest place Terraform 1.0 can underline.
+            // Inside `rules = [{ ... }]`, the deepest place Terraform up to 1.14 can underline.
             errors: ErrorPaths::TopLevel,
             ..Definition::default()
         }

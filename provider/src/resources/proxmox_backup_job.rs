@@ -116,7 +116,8 @@ impl ManagedResource for ProxmoxBackupJobResource {
                  in the next plan. Import by job ID.",
             invalid: "Invalid Proxmox backup job",
             requires_replace: &["id"],
-            // Optional + computed only so Terraform 1.0.3 can plan the optional object;
+            // Optional + computed only so Terraform 1.0.0 to 1.0.4 (1.0.3 is the floor) can plan
+            // the optional object;
             // `plan` makes a left-out value none.
             chosen: &["prune_backups"],
             outputs: vec![],

@@ -103,7 +103,7 @@ impl Guest for VmGuest {
             requires_replace: &["node", "vm_id", "clone"],
             sensitive: &["cloud_init.password"],
             // Arguments Proxmox fills when the configuration leaves them out. `clone` is among
-            // them for Terraform 1.0, which crashes planning a nested attribute that is neither
+            // them for Terraform 1.0.0 to 1.0.4, which crash planning a nested attribute that is neither
             // set nor computed; left out, it stays what it was (it only matters at creation).
             chosen: &[
                 "vm_id",

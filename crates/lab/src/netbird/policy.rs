@@ -56,8 +56,8 @@ pub struct Rule {
     pub ports: Option<BTreeSet<String>>,
     /// Destination port ranges, for `tcp` and `udp` only.
     #[serde(default)]
-    // A list, not a set: Terraform 1.0 crashes drawing a diff of a set of objects nested
-    // in a list of objects. Compared as a set when read back.
+    // A list, not a set: Terraform 1.0.0 to 1.0.4 (1.0.3 is the floor) crash drawing a diff
+    // of a set of objects nested in a list of objects. Compared as a set when read back.
     pub port_ranges: Option<Vec<PortRange>>,
     /// Allow traffic both ways (destinations may open connections to sources too).
     #[serde(default)]

@@ -77,8 +77,8 @@ pub struct NestedBlock {
 
 impl NestedBlock {
     /// An optional block that may appear once (`timeouts { }`, `host { }`): the form of
-    /// every optional single object, since Terraform 1.0 to 1.2 crash planning optional
-    /// single nested attributes.
+    /// every optional single object, since Terraform 1.0.0 to 1.0.4 (the floor, 1.0.3, among
+    /// them) crash planning optional single nested attributes left null.
     pub fn single(type_name: impl Into<String>, block: Block) -> Self {
         Self {
             type_name: type_name.into(),
