@@ -943,4 +943,24 @@ provider "homelab" {{
     );
     ws.destroy();
     assert!(!file.exists());
+
+    // Where the provider's known_hosts decides and does not list the host, the import is
+    // refused naming the one remedy an import can use.
+    std::fs::write(&file, "# a route file\n").unwrap();
+    let listed = workspace(&a, &[]);
+    listed.config(&format!(
+        "{}{}",
+        header(""),
+        route(
+            &format!("host {{\n    address = \"{}\"\n  }}", a.address),
+            &dir,
+            "127.0.0.1:1"
+        )
+    ));
+    let err = flat(&listed.fails(&["import", "-input=false", "-no-color", ROUTE, &id]));
+    assert!(
+        err.contains("lists no key") && err.contains("an import reads no host block"),
+        "{err}"
+    );
+    assert!(!err.contains("trust_on_first_use"), "{err}");
 }

@@ -270,8 +270,12 @@ fn connect_as(
             Diagnostic::error("Cannot reach the host", e.to_string()).at(AttrPath::attr(BLOCK)),
         )
     })?;
-    if import && matches!(target.host_key, HostKeyCheck::Unconfigured) {
-        target.host_key = HostKeyCheck::TrustOnFirstUse;
+    if import {
+        target.host_key = match target.host_key {
+            HostKeyCheck::Unconfigured => HostKeyCheck::TrustOnFirstUse,
+            HostKeyCheck::KnownHosts(path) => HostKeyCheck::KnownHostsOnly(path),
+            other => other,
+        };
     }
     let ssh = state.ssh.pool.host(target);
     Ok(Connected {

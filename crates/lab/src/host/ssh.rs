@@ -332,12 +332,17 @@ impl Verifier {
                     ))
                 }
             }
-            HostKeyCheck::KnownHosts(path) => {
+            HostKeyCheck::KnownHosts(path) | HostKeyCheck::KnownHostsOnly(path) => {
+                let remedy = if matches!(self.check, HostKeyCheck::KnownHostsOnly(_)) {
+                    "add the host's key there (an import reads no host block's host_key)"
+                } else {
+                    "add the host's key there, pin it with host_key, or set \
+                     trust_on_first_use = true"
+                };
                 match russh::keys::check_known_hosts_path(&self.address, self.port, key, path) {
                     Ok(true) => Ok(()),
                     Ok(false) => Err(format!(
-                        "unknown host key {got}: {} lists no key for {}; add the host's key \
-                         there, pin it with host_key, or set trust_on_first_use = true",
+                        "unknown host key {got}: {} lists no key for {}; {remedy}",
                         path.display(),
                         self.address
                     )),

@@ -122,6 +122,9 @@ pub enum HostKeyCheck {
     Pinned(String),
     /// The key `known_hosts` lists for the address.
     KnownHosts(PathBuf),
+    /// The same check where listing the key is the only remedy: an import, which cannot see
+    /// the resource's `host_key` or `trust_on_first_use`, so its refusal names neither.
+    KnownHostsOnly(PathBuf),
     /// Whatever the host presents now; the caller records it and pins it afterwards.
     TrustOnFirstUse,
     /// Nothing configured: every key is refused, with a message saying what to set.
