@@ -34,7 +34,7 @@ variable "known_hosts" {{ type = string }}
 provider "homelab" {{
   ssh {{
     private_key     = var.key
-    known_hosts     = var.known_hosts
+    known_hosts     = var.known_hosts == "" ? null : var.known_hosts
     connect_timeout = "3s"
     {extra_provider}
   }}
@@ -862,36 +862,15 @@ fn import_records_the_hosts_key_and_the_first_plan_holds_it_to_the_configuration
     let a = SshHost::start();
     let b = SshHost::start();
     let dir = root_dir(&a, "routes");
-    let mut ws = Workspace::new();
-    ws.var("key", a.client_private_key());
+    // The provider has no known_hosts (an empty variable leaves it null).
+    let mut ws = workspace(&a, &[]);
+    ws.var("known_hosts", "");
     let config = |host_extra: &str| {
-        format!(
-            r#"
-terraform {{
-  required_providers {{
-    homelab = {{ source = "tabiri/homelab" }}
-  }}
-}}
-variable "key" {{
-  type      = string
-  sensitive = true
-}}
-provider "homelab" {{
-  ssh {{
-    private_key     = var.key
-    connect_timeout = "3s"
-  }}
-}}
-{}"#,
-            route(
-                &format!(
-                    "host {{\n    address = \"{}\"\n    {host_extra}\n  }}",
-                    a.address
-                ),
-                &dir,
-                "127.0.0.1:1"
-            )
-        )
+        let host = format!(
+            "host {{\n    address = \"{}\"\n    {host_extra}\n  }}",
+            a.address
+        );
+        format!("{}{}", header(""), route(&host, &dir, "127.0.0.1:1"))
     };
     let pinned_a = format!("host_key = \"{}\"", a.host_public_key());
     ws.config(&config(&pinned_a));
@@ -948,15 +927,7 @@ provider "homelab" {{
     // refused naming the one remedy an import can use.
     std::fs::write(&file, "# a route file\n").unwrap();
     let listed = workspace(&a, &[]);
-    listed.config(&format!(
-        "{}{}",
-        header(""),
-        route(
-            &format!("host {{\n    address = \"{}\"\n  }}", a.address),
-            &dir,
-            "127.0.0.1:1"
-        )
-    ));
+    listed.config(&config(""));
     let err = flat(&listed.fails(&["import", "-input=false", "-no-color", ROUTE, &id]));
     assert!(
         err.contains("lists no key") && err.contains("an import reads no host block"),

@@ -176,9 +176,15 @@ impl SshTarget {
             .as_ref()
             .map(|b| format!(" via {}", b.connection_key()))
             .unwrap_or_default();
+        // An import's known_hosts check is the same check (only its refusal reads
+        // differently), so the read that follows an import shares its connection.
+        let check = match &self.host_key {
+            HostKeyCheck::KnownHostsOnly(path) => HostKeyCheck::KnownHosts(path.clone()),
+            other => other.clone(),
+        };
         format!(
-            "{}@{}:{} {auth} {:?}{via}",
-            self.user, self.address, self.port, self.host_key
+            "{}@{}:{} {auth} {check:?}{via}",
+            self.user, self.address, self.port
         )
     }
 }
