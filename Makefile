@@ -47,13 +47,17 @@ unit: setup
 
 # The acceptance suite on two Terraforms (HOMELAB_TF picks the one the harness runs): all of
 # it on 1.11, what users run; on the floor, 1.0.3, every resource's lifecycle (apply, empty
-# plan, import, destroy) and the lab. nextest runs the test binaries side by side, each test
-# in its own process (the harness claims addresses, namespaces and ports per process).
+# plan, import, destroy), the protocol and the lab (the newcomer's `make demo` runs on 1.11).
+# nextest runs the test binaries side by side, each test in its own process (the harness
+# claims addresses, namespaces and ports per process); .config/nextest.toml starts the
+# longest first.
 ACC_THREADS ?= 3
-FLOOR_TESTS := test(/lifecycle/) | binary(lab) | binary(plugin_handshake) \
+FLOOR_TESTS := test(/lifecycle/) | (binary(lab) & !test(/^make_/)) | binary(plugin_handshake) \
+  | binary(protocol_clients) \
   | test(=zone_model_applies_imports_and_destroys_back_to_the_seed) \
   | test(=a_job_backs_up_restores_byte_identical_and_shows_drift) \
-  | test(=routes_and_targets_on_two_ssh_hosts)
+  | test(=routes_and_targets_on_two_ssh_hosts) \
+  | test(=import_records_the_hosts_key_and_the_first_plan_holds_it_to_the_configuration)
 NEXTEST := cargo nextest run -p acceptance-tests --no-fail-fast --test-threads=$(ACC_THREADS) \
   --failure-output=final --status-level=slow
 

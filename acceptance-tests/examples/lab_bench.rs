@@ -24,7 +24,7 @@ fn main() {
     let lab = LocalLab::start(dir.path(), Ports::free());
     let ws = lab.workspace();
     let apply = timed(|| {
-        ws.apply();
+        ws.apply_only();
     });
     let resources = ws.ok(&["state", "list"]).lines().count();
     let plan_args = ["plan", "-input=false", "-no-color", "-lock=false"];
@@ -75,7 +75,7 @@ fn main() {
     null.config(&hcl);
     null.ok(&["init", "-input=false", "-no-color"]);
     let null_apply = timed(|| {
-        null.apply();
+        null.apply_only();
     });
     null.ok(&plan_args);
     let null_plans: Vec<Duration> = (0..ROUNDS)
@@ -84,7 +84,10 @@ fn main() {
 
     let per = |n: usize| n as f64 / (ROUNDS * resources) as f64;
     let (lab_plan, null_plan) = (median(&plans), median(&null_plans));
-    println!("lab_bench: the whole lab, {resources} resources in state");
+    println!(
+        "lab_bench: the whole lab, {resources} resources in state ({})",
+        acceptance_tests::Terraform::under_test().version_line()
+    );
     println!(
         "  apply from empty: {:.1}s; {resources} null_resources: {:.2}s",
         apply.as_secs_f64(),

@@ -72,6 +72,20 @@ impl Terraform {
         path
     }
 
+    /// `Terraform v1.11.4`, as the binary says it (for what benches print).
+    pub fn version_line(self) -> String {
+        let out = Command::new(self.binary())
+            .arg("version")
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .expect("terraform version");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Whether this Terraform has write-only attributes, ephemeral resources and `import`
     /// blocks (1.11); the floor has none of them.
     pub fn is_current(self) -> bool {
@@ -272,11 +286,16 @@ impl Workspace {
     /// every state any test makes must print (Terraform 1.0.3 itself crashes on some, a
     /// sensitive value inside a nested block among them) and never print a secret there.
     pub fn apply(&self) -> String {
-        let applied = self.ok(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let applied = self.apply_only();
         if Terraform::under_test().is_current() {
             self.ok(&["show", "-no-color"]);
         }
         applied
+    }
+
+    /// `terraform apply` alone, for benches that time it.
+    pub fn apply_only(&self) -> String {
+        self.ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
     }
 
     pub fn destroy(&self) -> String {

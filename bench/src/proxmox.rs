@@ -145,7 +145,7 @@ pub fn main() -> ExitCode {
     fake.vars(&mut ws);
     ws.config(&config(options.vms));
     let start = Instant::now();
-    ws.apply();
+    ws.apply_only();
     println!(
         "created {} VMs (linked clones of template 9000) in {:.1} s",
         options.vms,
@@ -170,8 +170,11 @@ pub fn main() -> ExitCode {
     let requests_met = per_vm <= 2.0;
     let wall_met = ratio_network <= 1.5;
     println!(
-        "\nrefresh (terraform plan) of {} VMs, fakepve with {} ms latency, median of {} runs\n",
-        options.vms, options.latency_ms, options.runs
+        "\nrefresh (terraform plan) of {} VMs, fakepve with {} ms latency, median of {} runs ({})\n",
+        options.vms,
+        options.latency_ms,
+        options.runs,
+        acceptance_tests::Terraform::under_test().version_line()
     );
     println!("{:<52} {:>12} {:>22}", "metric", "value", "target");
     let row = |metric: &str, value: String, target: &str| {
