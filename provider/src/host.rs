@@ -154,7 +154,12 @@ pub fn check_recorded_key(state: &ProviderState, change: &PlanChange<'_>) -> Dia
             }
         }
         Some(Value::Null) | None => {
-            let tofu = host.get_attr("trust_on_first_use").and_then(Value::as_bool);
+            let tofu = host.get_attr("trust_on_first_use");
+            // Unknown until apply: the connection then applies whichever policy it becomes.
+            if tofu.is_some_and(|t| !t.is_known()) {
+                return diags;
+            }
+            let tofu = tofu.and_then(Value::as_bool);
             if tofu != Some(true) && state.ssh.defaults().known_hosts.is_none() {
                 diags.push(
                     Diagnostic::error(
