@@ -13,7 +13,7 @@
 use crate::cty::Type;
 use crate::provider::Provider;
 
-use super::{Attribute, AttributeType, Block, NestedBlock, Nesting, Schema};
+use super::{write_only, Attribute, AttributeType, Block, NestedBlock, Nesting, Schema};
 
 /// Every problem of every schema `provider` serves; empty when Terraform would load them all.
 pub fn check_provider<P: Provider + ?Sized>(provider: &P) -> Vec<String> {
@@ -158,7 +158,7 @@ fn check_nested_block<'a>(
                 if nested.block.value_type().has_dynamic() {
                     problem("NestingSet blocks may not contain attributes of dynamic type");
                 }
-                if block_contains_write_only(&nested.block) {
+                if write_only::any(&nested.block) {
                     problem("NestingSet blocks may not contain WriteOnly attributes");
                 }
             }
@@ -220,7 +220,7 @@ fn check_attribute(attribute: &Attribute, prefix: &str, in_set: bool, problems: 
                 if attribute.value_type().has_dynamic() {
                     problem("NestingSet attributes may not contain attributes of dynamic type");
                 }
-                if attributes.iter().any(attribute_contains_write_only) {
+                if attributes.iter().any(write_only::attribute_has) {
                     problem("NestingSet attributes may not contain WriteOnly attributes");
                 }
             }
@@ -234,20 +234,6 @@ fn check_attribute(attribute: &Attribute, prefix: &str, in_set: bool, problems: 
             }
         }
     }
-}
-
-fn attribute_contains_write_only(attribute: &Attribute) -> bool {
-    attribute.write_only
-        || matches!(&attribute.ty, AttributeType::Nested { attributes, .. }
-            if attributes.iter().any(attribute_contains_write_only))
-}
-
-fn block_contains_write_only(block: &Block) -> bool {
-    block.attributes.iter().any(attribute_contains_write_only)
-        || block
-            .blocks
-            .iter()
-            .any(|nested| block_contains_write_only(&nested.block))
 }
 
 #[cfg(test)]

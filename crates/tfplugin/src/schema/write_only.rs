@@ -28,7 +28,8 @@ pub fn any(block: &Block) -> bool {
         || block.blocks.iter().any(|nested| any(&nested.block))
 }
 
-fn attribute_has(attribute: &Attribute) -> bool {
+/// Whether the attribute is write-only or holds one in its nested attributes.
+pub fn attribute_has(attribute: &Attribute) -> bool {
     attribute.write_only
         || matches!(&attribute.ty, AttributeType::Nested { attributes, .. }
             if attributes.iter().any(attribute_has))

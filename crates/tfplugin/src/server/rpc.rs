@@ -21,11 +21,31 @@ struct Typed<T: ?Sized> {
     inner: Arc<T>,
     schema: Schema,
     ty: Type,
+    /// Whether the schema has write-only attributes to null in answers (known once, so
+    /// the states of every other resource are not walked on each call).
+    write_only: bool,
 }
 
 fn typed<T: ?Sized>(inner: Arc<T>, schema: Schema) -> Typed<T> {
     let ty = schema.value_type();
-    Typed { inner, schema, ty }
+    let write_only = write_only::any(&schema.block);
+    Typed {
+        inner,
+        schema,
+        ty,
+        write_only,
+    }
+}
+
+impl<T: ?Sized> Typed<T> {
+    /// A state to answer with: write-only values never leave the server.
+    fn answerable(&self, state: Value) -> Value {
+        if self.write_only {
+            write_only::nulled(&self.schema.block, state)
+        } else {
+            state
+        }
+    }
 }
 
 pub struct ProviderService<P: Provider> {
@@ -422,7 +442,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         );
         let ctx = self.ctx_for(request.client_capabilities.as_ref());
         let outcome = resource.inner.read(&state, &request.private, &ctx).await;
-        let read = write_only::nulled(&resource.schema.block, outcome.state);
+        let read = resource.answerable(outcome.state);
         let new_state = try_diags!(
             wire::encode(&read, &resource.ty, "new state"),
             read_resource
@@ -479,7 +499,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
                 ..Default::default()
             }));
         }
-        let planned = write_only::nulled(&resource.schema.block, change.planned);
+        let planned = resource.answerable(change.planned);
         let planned = try_diags!(
             wire::encode(&planned, ty, "planned state"),
             plan_resource_change
@@ -538,7 +558,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
         } else {
             resource.inner.update(apply).await
         };
-        let applied = write_only::nulled(&resource.schema.block, outcome.state);
+        let applied = resource.answerable(outcome.state);
         let new_state = try_diags!(
             wire::encode(&applied, ty, "new state"),
             apply_resource_change
@@ -562,7 +582,7 @@ impl<P: Provider> ProviderRpc for ProviderService<P> {
             resource.inner.import(&request.id, &ctx).await,
             import_resource_state
         );
-        let state = write_only::nulled(&resource.schema.block, state);
+        let state = resource.answerable(state);
         let encoded = try_diags!(
             wire::encode(&state, &resource.ty, "imported state"),
             import_resource_state
