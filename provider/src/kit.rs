@@ -280,22 +280,31 @@ impl Kit {
         diags
     }
 
-    /// The provider block this resource needs, configured. While planning, a Proxmox
-    /// block whose values are not known yet passes.
+    /// The provider block this resource needs, configured. While planning, a block whose
+    /// values are not known yet passes.
     fn backend_ready(&self, planning: bool) -> Result<(), Diagnostics> {
         let type_name = self.definition.type_name;
         match self.definition.backend {
             Backend::None => Ok(()),
-            Backend::Aws => self.provider.aws.clients(type_name).map(drop),
-            Backend::Proxmox => match self.provider.proxmox.client(type_name) {
-                Err(_) if planning && self.provider.proxmox.unknown() => Ok(()),
-                other => other.map(drop),
-            },
-            Backend::Netbird => match self.provider.netbird.client(type_name) {
-                Err(_) if planning && self.provider.netbird.unknown() => Ok(()),
-                other => other.map(drop),
-            },
+            Backend::Aws => self.provider.aws.check(type_name, planning),
+            Backend::Proxmox => self.provider.proxmox.check(type_name, planning),
+            Backend::Netbird => self.provider.netbird.check(type_name, planning),
         }
+    }
+
+    /// The AWS clients of the `aws` block, or the error naming it.
+    pub fn aws(&self) -> Result<Arc<lab::aws::Aws>, Diagnostics> {
+        self.provider.aws.client(self.definition.type_name)
+    }
+
+    /// The Proxmox API client of the `proxmox` block, or the error naming it.
+    pub fn proxmox(&self) -> Result<Arc<lab::proxmox::Client>, Diagnostics> {
+        self.provider.proxmox.client(self.definition.type_name)
+    }
+
+    /// The NetBird management client of the `netbird` block, or the error naming it.
+    pub fn netbird(&self) -> Result<Arc<lab::netbird::Client>, Diagnostics> {
+        self.provider.netbird.client(self.definition.type_name)
     }
 
     fn deadline(&self, value: &Value, operation: &str, ctx: &Ctx) -> Result<Deadline, Diagnostics> {
@@ -355,6 +364,12 @@ pub struct ImportedFile {
     pub located: Value,
     pub path: std::path::PathBuf,
     pub bytes: Vec<u8>,
+}
+
+/// A lab failure as a diagnostic: the summary says what was being done, the detail is
+/// lab's own message (which names the host, the file or the command).
+pub fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
+    Diagnostic::error(summary, error.to_string()).into()
 }
 
 /// Field errors as diagnostics at the top-level attribute, the whole path in the message

@@ -53,9 +53,9 @@ impl Provider for HomelabProvider {
                  lab uses; a resource whose block is missing fails at plan naming it.",
             )
             .block(config::ssh::block())
-            .block(config::aws::block())
-            .block(config::proxmox::block())
-            .block(config::netbird::block()),
+            .block(config::slot::block::<config::aws::AwsBlock>())
+            .block(config::slot::block::<config::proxmox::ProxmoxBlock>())
+            .block(config::slot::block::<config::netbird::NetbirdBlock>()),
         )
     }
 
@@ -92,16 +92,13 @@ impl Provider for HomelabProvider {
                 state.clone(),
             ),
             kit::resource(resources::netbird_peer::NetbirdPeerResource, state.clone()),
+            kit::resource(resources::aws_instance::AwsInstanceResource, state.clone()),
             kit::resource(
-                resources::aws_instance::AwsInstanceResource::new(state.clone()),
+                resources::aws_security_group::AwsSecurityGroupResource,
                 state.clone(),
             ),
             kit::resource(
-                resources::aws_security_group::AwsSecurityGroupResource::new(state.clone()),
-                state.clone(),
-            ),
-            kit::resource(
-                resources::route53_record::Route53RecordResource::new(state.clone()),
+                resources::route53_record::Route53RecordResource,
                 state.clone(),
             ),
             kit::resource(
@@ -113,7 +110,7 @@ impl Provider for HomelabProvider {
                 state.clone(),
             ),
             kit::resource(
-                resources::proxmox_backup_job::ProxmoxBackupJobResource::new(state.clone()),
+                resources::proxmox_backup_job::ProxmoxBackupJobResource,
                 state.clone(),
             ),
         ]
@@ -122,16 +119,13 @@ impl Provider for HomelabProvider {
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         let state = &self.state;
         vec![
+            kit::data_source(data_sources::aws_ami::AwsAmiDataSource, state.clone()),
             kit::data_source(
-                data_sources::aws_ami::AwsAmiDataSource::new(state.clone()),
+                data_sources::route53_zone::Route53ZoneDataSource,
                 state.clone(),
             ),
             kit::data_source(
-                data_sources::route53_zone::Route53ZoneDataSource::new(state.clone()),
-                state.clone(),
-            ),
-            kit::data_source(
-                data_sources::proxmox_nodes::ProxmoxNodesDataSource::new(state.clone()),
+                data_sources::proxmox_nodes::ProxmoxNodesDataSource,
                 state.clone(),
             ),
             kit::data_source(
@@ -151,9 +145,13 @@ impl Provider for HomelabProvider {
 
     async fn validate_config(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        diags.extend(config::aws::validate(config));
-        diags.extend(config::proxmox::validate(config));
-        diags.extend(config::netbird::validate(config));
+        diags.extend(config::slot::validate::<config::aws::AwsBlock>(config));
+        diags.extend(config::slot::validate::<config::proxmox::ProxmoxBlock>(
+            config,
+        ));
+        diags.extend(config::slot::validate::<config::netbird::NetbirdBlock>(
+            config,
+        ));
         diags.extend(config::ssh::validate(config));
         diags
     }
@@ -161,8 +159,8 @@ impl Provider for HomelabProvider {
     async fn configure(&self, config: &Value, _ctx: &Ctx) -> Diagnostics {
         let mut diags = Diagnostics::new();
         diags.extend(self.state.aws.configure(config).await);
-        diags.extend(self.state.proxmox.configure(config));
-        diags.extend(self.state.netbird.configure(config));
+        diags.extend(self.state.proxmox.configure(config).await);
+        diags.extend(self.state.netbird.configure(config).await);
         diags.extend(self.state.ssh.configure(config));
         diags
     }

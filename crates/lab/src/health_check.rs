@@ -41,7 +41,7 @@ pub struct HealthCheck {
 
     /// Check the server's certificate for `https`. Turn off only for throwaway lab
     /// services with self-signed certificates.
-    #[serde(default = "default_true", deserialize_with = "null_as_true")]
+    #[serde(default = "crate::defaults::yes", deserialize_with = "null_as_true")]
     pub validate_certs: bool,
 
     /// Extra request headers, e.g. `{"Host": "nas.lab"}`.
@@ -78,9 +78,6 @@ pub struct HealthCheck {
     pub timeout: f64,
 }
 
-fn default_true() -> bool {
-    true
-}
 fn default_expect_status() -> Vec<i64> {
     vec![200]
 }

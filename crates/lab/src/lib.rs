@@ -19,6 +19,7 @@
 //! - [`deadline`]: the one deadline type of every wait, naming its setting and carrying
 //!   the caller's stop signal.
 //! - [`validation`]: field errors with the path of the argument they concern.
+//! - [`defaults`]: serde defaults the argument types share.
 //! - [`secret`]: the type for passwords and tokens, which never prints.
 //! - [`files`]: atomic local file writes and reads.
 //! - `host` (feature `hosts`): the one `Host` every on-host capability acts through, local
@@ -48,6 +49,7 @@ pub mod aws;
 pub mod backup;
 pub mod compose;
 pub mod deadline;
+pub mod defaults;
 pub mod docker_logging;
 pub mod duration;
 pub mod error;

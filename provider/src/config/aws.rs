@@ -2,159 +2,59 @@
 //! AWS resource and data source shares: the "not configured" error naming the block, AWS
 //! errors as diagnostics, and the `timeouts` block's wording.
 
-use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use lab::aws::{Aws, AwsConfig, AwsError};
-use lab::validation::{FieldError, PathSegment};
-use tfplugin::cty::Value;
+use lab::validation::FieldError;
 use tfplugin::diag::{Diagnostic, Diagnostics};
-use tfplugin::path::AttrPath;
-use tfplugin::schema::{Block, NestedBlock};
 
-use crate::derive::{self, Annotations};
+use super::slot::{cannot_set_up, invalid, Env, ProviderBlock, Slot};
 use crate::kit::Timeouts;
 
-/// The block's name in `provider "homelab" { ... }`.
-pub const BLOCK: &str = "aws";
+/// The `aws` block: read into `lab::aws::AwsConfig`, connected to the SDK clients.
+pub struct AwsBlock;
 
-/// What `configure` made of the `aws` block.
-enum Configured {
-    /// Ready clients.
-    Ready(Arc<Aws>),
-    /// The block is there but could not be used; the reason was reported by `configure`.
-    Failed(String),
-    /// The block holds values that are unknown until apply.
-    Unknown,
-}
+/// The AWS part of the provider's state.
+pub type AwsSlot = Slot<AwsBlock>;
 
-/// The AWS part of the provider's state: empty until `configure` sees an `aws` block.
-#[derive(Default)]
-pub struct AwsSlot(RwLock<Option<Configured>>);
+#[tfplugin::async_trait]
+impl ProviderBlock for AwsBlock {
+    type Settings = AwsConfig;
+    type Client = Aws;
+    const NAME: &'static str = "aws";
+    const PRODUCT: &'static str = "AWS";
+    const DESCRIPTION: &'static str =
+        "AWS access for `homelab_aws_*` and `homelab_route53_*`. Credentials come from the \
+         standard AWS chain (environment, shared config and credentials files, SSO, \
+         process credentials, instance role) unless `access_key` and `secret_key` are set. \
+         Throttling and transient errors are retried by the SDK's standard retry policy.";
+    const SENSITIVE: &'static [&'static str] = &["secret_key"];
+    const EXAMPLE: &'static str = "  provider \"homelab\" {\n    aws {\n      region = \"eu-west-1\"\n    }\n  }\n\nCredentials come from the standard AWS chain or access_key/secret_key.";
 
-/// The `aws` block's schema, derived from `lab::aws::AwsConfig`.
-pub use crate::derive::{args_from, unknowns_to_null};
-
-pub fn block() -> NestedBlock {
-    static BLOCK_SCHEMA: OnceLock<Block> = OnceLock::new();
-    let block = BLOCK_SCHEMA.get_or_init(|| {
-        let json_schema = serde_json::to_value(schemars::schema_for!(AwsConfig))
-            .expect("a JSON schema serialises");
-        derive::block_from_json_schema(
-            "AWS access for `homelab_aws_*` and `homelab_route53_*`. Credentials come from the \
-             standard AWS chain (environment, shared config and credentials files, SSO, \
-             process credentials, instance role) unless `access_key` and `secret_key` are set. \
-             Throttling and transient errors are retried by the SDK's standard retry policy.",
-            &json_schema,
-            Annotations {
-                sensitive: &["secret_key"],
-                ..Annotations::default()
-            },
-        )
-    });
-    NestedBlock::single(BLOCK, block.clone())
-}
-
-fn config_from(block: &Value) -> Result<AwsConfig, String> {
-    args_from::<AwsConfig>(block, &[])
-}
-
-/// Checks the `aws` block at validate time (unknown values are checked at configure).
-pub fn validate(provider_config: &Value) -> Diagnostics {
-    let Some(block) = provider_config.get_attr(BLOCK).filter(|b| !b.is_null()) else {
-        return Diagnostics::new();
-    };
-    if !block.is_known() {
-        return Diagnostics::new();
+    fn validate(settings: &AwsConfig) -> Vec<FieldError> {
+        settings.validate()
     }
-    match config_from(block) {
-        Ok(config) => block_diagnostics(&config.validate()),
-        Err(e) => Diagnostic::error("Invalid aws block", e).into(),
-    }
-}
 
-fn block_diagnostics(errors: &[FieldError]) -> Diagnostics {
-    let mut diags = Diagnostics::new();
-    for error in errors {
-        let mut path = AttrPath::attr(BLOCK);
-        for segment in &error.path {
-            if let PathSegment::Field(name) = segment {
-                path = path.then_attr(name.clone());
-            }
+    /// The SDK clients, with the AWS environment variables as fallbacks. Without a block
+    /// AWS is not configured, whatever the environment says: nothing is sent anywhere.
+    async fn connect(
+        settings: AwsConfig,
+        written: bool,
+        env: Env<'_>,
+        _warnings: &mut Diagnostics,
+    ) -> Result<Option<Aws>, Diagnostics> {
+        if !written {
+            return Ok(None);
         }
-        diags.push(Diagnostic::error("Invalid aws block", format!("aws.{error}")).at(path));
-    }
-    diags
-}
-
-impl AwsSlot {
-    /// Builds the SDK clients from the `aws` block (with the AWS environment variables as
-    /// fallbacks). No block, no clients, and nothing is sent anywhere.
-    pub async fn configure(&self, provider_config: &Value) -> Diagnostics {
-        let Some(block) = provider_config.get_attr(BLOCK).filter(|b| !b.is_null()) else {
-            *self.0.write().expect("lock") = None;
-            return Diagnostics::new();
-        };
-        if !block.is_known() {
-            *self.0.write().expect("lock") = Some(Configured::Unknown);
-            return Diagnostics::new();
-        }
-        let config = match config_from(block) {
-            Ok(config) => config.with_env_fallbacks(|name| std::env::var(name).ok()),
-            Err(e) => {
-                *self.0.write().expect("lock") = Some(Configured::Failed(e.clone()));
-                return Diagnostic::error("Invalid aws block", e).into();
-            }
-        };
-        let errors = config.validate();
+        let settings = settings.with_env_fallbacks(env);
+        let errors = settings.validate();
         if !errors.is_empty() {
-            *self.0.write().expect("lock") =
-                Some(Configured::Failed("the aws block is invalid".into()));
-            return block_diagnostics(&errors);
+            return Err(invalid::<Self>(&errors));
         }
-        match Aws::connect(&config).await {
-            Ok(aws) => {
-                *self.0.write().expect("lock") = Some(Configured::Ready(Arc::new(aws)));
-                Diagnostics::new()
-            }
-            Err(e) => {
-                let text = e.to_string();
-                *self.0.write().expect("lock") = Some(Configured::Failed(text.clone()));
-                Diagnostic::error("Cannot set up AWS access", text)
-                    .at(AttrPath::attr(BLOCK))
-                    .into()
-            }
-        }
-    }
-
-    /// The clients, or an error naming the `aws` block for `type_name` to show.
-    pub fn clients(&self, type_name: &str) -> Result<Arc<Aws>, Diagnostics> {
-        let guard = self.0.read().expect("lock");
-        match &*guard {
-            Some(Configured::Ready(aws)) => Ok(aws.clone()),
-            Some(Configured::Failed(reason)) => Err(Diagnostic::error(
-                "AWS is not configured",
-                format!("{type_name} needs the provider's `aws` block, which could not be used: {reason}"),
-            )
-            .into()),
-            Some(Configured::Unknown) => Err(Diagnostic::error(
-                "AWS is not configured",
-                format!(
-                    "{type_name} needs the provider's `aws` block, whose values are not known until apply; \
-                     set them from variables or constants"
-                ),
-            )
-            .into()),
-            None => Err(Diagnostic::error(
-                "AWS is not configured",
-                format!(
-                    "{type_name} needs AWS access: add an `aws` block to the provider, e.g.\n\n  \
-                     provider \"homelab\" {{\n    aws {{\n      region = \"eu-west-1\"\n    }}\n  }}\n\n\
-                     Credentials come from the standard AWS chain or access_key/secret_key."
-                ),
-            )
-            .into()),
-        }
+        Aws::connect(&settings)
+            .await
+            .map(Some)
+            .map_err(|e| cannot_set_up::<Self>("", e.to_string()))
     }
 }
 
@@ -175,11 +75,13 @@ pub fn timeouts(operations: Vec<(&'static str, Duration)>) -> Timeouts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tfplugin::cty::Type;
+    use crate::derive;
+    use tfplugin::cty::{Type, Value};
+    use tfplugin::path::AttrPath;
 
     #[test]
     fn provider_block_marks_secret_key_sensitive() {
-        let block = block();
+        let block = super::super::slot::block::<AwsBlock>();
         assert!(block.block.get("secret_key").unwrap().sensitive);
         assert!(!block.block.get("access_key").unwrap().sensitive);
         assert_eq!(block.at_most(), Some(1));

@@ -1,7 +1,5 @@
 //! `homelab_aws_ami`: an AMI by owners and name pattern (`lab::aws::ami`).
 
-use std::sync::Arc;
-
 use lab::aws::ami::{self, AmiLookup};
 use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
@@ -9,20 +7,11 @@ use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;
 
 use crate::config::aws as aws_config;
-use crate::config::ProviderState;
 use crate::kit::{Backend, Definition, Kit, ManagedDataSource};
 
 pub const TYPE_NAME: &str = "homelab_aws_ami";
 
-pub struct AwsAmiDataSource {
-    state: Arc<ProviderState>,
-}
-
-impl AwsAmiDataSource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-}
+pub struct AwsAmiDataSource;
 
 #[tfplugin::async_trait]
 impl ManagedDataSource for AwsAmiDataSource {
@@ -64,7 +53,7 @@ impl ManagedDataSource for AwsAmiDataSource {
         _config: &Value,
         kit: &Kit,
     ) -> Result<Value, Diagnostics> {
-        let aws = self.state.aws.clients(TYPE_NAME)?;
+        let aws = kit.aws()?;
         let found = ami::lookup(&aws, &lookup)
             .await
             .map_err(|e| aws_config::error("Cannot find the AMI", e))?;

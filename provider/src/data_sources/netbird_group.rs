@@ -10,7 +10,7 @@ use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::schema::Attribute;
 
-use crate::config::netbird::{client_for, error};
+use crate::config::netbird::error;
 use crate::kit::{Backend, Definition, Kit, ManagedDataSource};
 
 pub const TYPE_NAME: &str = "homelab_netbird_group";
@@ -56,7 +56,7 @@ impl ManagedDataSource for NetbirdGroupDataSource {
     }
 
     async fn read(&self, args: GroupRef, _config: &Value, kit: &Kit) -> Result<Value, Diagnostics> {
-        let client = client_for(kit)?;
+        let client = kit.netbird()?;
         let found = group::lookup(&client, &args.name)
             .await
             .map_err(|e| error("Cannot read the NetBird group", e))?

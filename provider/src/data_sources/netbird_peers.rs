@@ -11,7 +11,7 @@ use tfplugin::cty::{Type, Value};
 use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;
 
-use crate::config::netbird::{client_for, error};
+use crate::config::netbird::error;
 use crate::kit::{Backend, Definition, Kit, ManagedDataSource};
 
 pub const TYPE_NAME: &str = "homelab_netbird_peers";
@@ -94,7 +94,7 @@ impl ManagedDataSource for NetbirdPeersDataSource {
         _config: &Value,
         kit: &Kit,
     ) -> Result<Value, Diagnostics> {
-        let client = client_for(kit)?;
+        let client = kit.netbird()?;
         let listed = client
             .list(Collection::Peers)
             .await

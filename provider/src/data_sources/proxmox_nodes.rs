@@ -1,8 +1,6 @@
 //! `homelab_proxmox_nodes`: the cluster's nodes with their status and free resources, for
 //! placing guests (`lab::proxmox::nodes`). One request.
 
-use std::sync::Arc;
-
 use lab::proxmox::nodes;
 use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
@@ -10,20 +8,11 @@ use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;
 
 use crate::config::proxmox as pve;
-use crate::config::ProviderState;
 use crate::kit::{Backend, Definition, Kit, ManagedDataSource, NoArguments};
 
 pub const TYPE_NAME: &str = "homelab_proxmox_nodes";
 
-pub struct ProxmoxNodesDataSource {
-    state: Arc<ProviderState>,
-}
-
-impl ProxmoxNodesDataSource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-}
+pub struct ProxmoxNodesDataSource;
 
 fn computed(name: &str, ty: Type, text: &str) -> Attribute {
     Attribute::computed(name, ty).description(text)
@@ -82,7 +71,7 @@ impl ManagedDataSource for ProxmoxNodesDataSource {
     }
 
     async fn read(&self, _: NoArguments, _config: &Value, kit: &Kit) -> Result<Value, Diagnostics> {
-        let client = self.state.proxmox.client(TYPE_NAME)?;
+        let client = kit.proxmox()?;
         let listed = nodes::list(&client)
             .await
             .map_err(|e| pve::error("Cannot read the Proxmox nodes", &e, &|_| None))?;

@@ -1,8 +1,6 @@
 //! `homelab_route53_zone`: a hosted zone by name, public or private
 //! (`lab::aws::route53::find_zone`).
 
-use std::sync::Arc;
-
 use lab::aws::route53::{self as r53, ZoneLookup};
 use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
@@ -10,20 +8,11 @@ use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;
 
 use crate::config::aws as aws_config;
-use crate::config::ProviderState;
 use crate::kit::{Backend, Definition, Kit, ManagedDataSource};
 
 pub const TYPE_NAME: &str = "homelab_route53_zone";
 
-pub struct Route53ZoneDataSource {
-    state: Arc<ProviderState>,
-}
-
-impl Route53ZoneDataSource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-}
+pub struct Route53ZoneDataSource;
 
 #[tfplugin::async_trait]
 impl ManagedDataSource for Route53ZoneDataSource {
@@ -60,7 +49,7 @@ impl ManagedDataSource for Route53ZoneDataSource {
         _config: &Value,
         kit: &Kit,
     ) -> Result<Value, Diagnostics> {
-        let aws = self.state.aws.clients(TYPE_NAME)?;
+        let aws = kit.aws()?;
         let zone = r53::find_zone(&aws, &lookup.name, lookup.private_zone)
             .await
             .map_err(|e| aws_config::error("Cannot find the hosted zone", e))?;

@@ -3,7 +3,6 @@
 //! Terraform values to it and keeps every launched instance in state, even when the wait
 //! for it fails (Terraform then marks it tainted and the next apply replaces it).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use lab::aws::instance::{self as ec2, Instance};
@@ -16,24 +15,11 @@ use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
 use crate::config::aws::{self as aws_config};
-use crate::config::ProviderState;
 use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_aws_instance";
 
-pub struct AwsInstanceResource {
-    state: Arc<ProviderState>,
-}
-
-impl AwsInstanceResource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-
-    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
-        self.state.aws.clients(TYPE_NAME)
-    }
-}
+pub struct AwsInstanceResource;
 
 /// The state for an instance as EC2 reports it, keeping what the declaration says where
 /// EC2 cannot report it (`user_data_replace_on_change`, an explicit `associate_public_ip`).
@@ -168,7 +154,7 @@ impl ManagedResource for AwsInstanceResource {
     }
 
     async fn create(&self, op: Op<'_, Instance>) -> Result<Applied, Failure> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let id = ec2::launch(&aws, &op.args)
             .await
             .map_err(|e| aws_config::error("Cannot launch the EC2 instance", e))?;
@@ -203,7 +189,7 @@ impl ManagedResource for AwsInstanceResource {
     }
 
     async fn update(&self, op: Op<'_, Instance>) -> Result<Applied, Failure> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
             return Err(Failure::Unchanged(
                 Diagnostic::error("Cannot update the EC2 instance", "no ID in state").into(),
@@ -239,7 +225,7 @@ impl ManagedResource for AwsInstanceResource {
     }
 
     async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
             return Ok(());
         };
@@ -249,7 +235,7 @@ impl ManagedResource for AwsInstanceResource {
     }
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
-        let aws = self.clients()?;
+        let aws = current.kit.aws()?;
         let state = current.state;
         let Some(id) = state.get_attr("id").and_then(Value::as_str) else {
             return Ok(None);
@@ -272,7 +258,7 @@ impl ManagedResource for AwsInstanceResource {
             )
             .into());
         }
-        let aws = self.clients()?;
+        let aws = kit.aws()?;
         let observed = ec2::read(&aws, id)
             .await
             .map_err(|e| aws_config::error("Cannot import the EC2 instance", e))?

@@ -2,7 +2,6 @@
 //! The capability (rules as atoms, plan as the difference, apply, delete with retries) is
 //! `lab::aws::security_group`; this file maps Terraform values to it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use lab::aws::security_group::{self as sg, SecurityGroup};
@@ -13,24 +12,11 @@ use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::schema::Attribute;
 
 use crate::config::aws::{self as aws_config};
-use crate::config::ProviderState;
 use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_aws_security_group";
 
-pub struct AwsSecurityGroupResource {
-    state: Arc<ProviderState>,
-}
-
-impl AwsSecurityGroupResource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-
-    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
-        self.state.aws.clients(TYPE_NAME)
-    }
-}
+pub struct AwsSecurityGroupResource;
 
 fn state_from(
     kit: &Kit,
@@ -123,7 +109,7 @@ impl ManagedResource for AwsSecurityGroupResource {
     }
 
     async fn create(&self, op: Op<'_, SecurityGroup>) -> Result<Applied, Failure> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let id = sg::create(&aws, &op.args)
             .await
             .map_err(|e| aws_config::error("Cannot create the security group", e))?;
@@ -131,7 +117,7 @@ impl ManagedResource for AwsSecurityGroupResource {
     }
 
     async fn update(&self, op: Op<'_, SecurityGroup>) -> Result<Applied, Failure> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
             return Err(Failure::Unchanged(
                 Diagnostic::error("Cannot update the security group", "no ID in state").into(),
@@ -141,7 +127,7 @@ impl ManagedResource for AwsSecurityGroupResource {
     }
 
     async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
             return Ok(());
         };
@@ -151,7 +137,7 @@ impl ManagedResource for AwsSecurityGroupResource {
     }
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
-        let aws = self.clients()?;
+        let aws = current.kit.aws()?;
         let state = current.state;
         let Some(id) = state.get_attr("id").and_then(Value::as_str) else {
             return Ok(None);
@@ -175,7 +161,7 @@ impl ManagedResource for AwsSecurityGroupResource {
             )
             .into());
         }
-        let aws = self.clients()?;
+        let aws = kit.aws()?;
         let observed = sg::read(&aws, id)
             .await
             .map_err(|e| aws_config::error("Cannot import the security group", e))?

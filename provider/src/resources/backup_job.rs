@@ -16,15 +16,13 @@ use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
 use crate::host;
-use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op, Timeouts};
+use crate::kit::{
+    lab_error, Applied, Current, Definition, Failure, Kit, ManagedResource, Op, Timeouts,
+};
 
 pub const TYPE_NAME: &str = "homelab_backup_job";
 
 pub struct BackupJobResource;
-
-fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
-}
 
 fn scheduler_of(state: &Value) -> Option<Scheduler> {
     state

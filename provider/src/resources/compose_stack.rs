@@ -18,17 +18,13 @@ use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
 use crate::host::{self, Connected};
-use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
+use crate::kit::{lab_error, Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_compose_stack";
 /// Outputs an apply reads afresh.
 const REFRESHED: &[&str] = &["services", "pending_changes"];
 
 pub struct ComposeStackResource;
-
-fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
-}
 
 fn services_type() -> Type {
     Type::Map(Box::new(Type::Object(

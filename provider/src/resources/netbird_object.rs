@@ -15,7 +15,7 @@ use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::schema::Attribute;
 
-use crate::config::netbird::{client_for, error, id_of};
+use crate::config::netbird::{error, id_of};
 use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 /// A NetBird object managed by ID.
@@ -78,7 +78,7 @@ impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
     }
 
     async fn create(&self, op: Op<'_, O>) -> Result<Applied, Failure> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let created = O::create(&client, &op.args).await.map_err(|e| {
             let conflict = e.status() == Some(409);
             let mut diags = failed::<O>("create", e);
@@ -97,7 +97,7 @@ impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
     }
 
     async fn update(&self, op: Op<'_, O>) -> Result<Applied, Failure> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let id = id_of(op.prior).unwrap_or_default().to_string();
         let before = op.kit.args::<O>(op.prior).ok();
         O::update(&client, &id, &op.args, before.as_ref())
@@ -107,7 +107,7 @@ impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
     }
 
     async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let Some(id) = id_of(op.prior) else {
             return Ok(());
         };
@@ -117,7 +117,7 @@ impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
     }
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
-        let client = client_for(current.kit)?;
+        let client = current.kit.netbird()?;
         let Some(id) = id_of(current.state) else {
             return Ok(None);
         };
@@ -133,7 +133,7 @@ impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
     }
 
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
-        let client = client_for(kit)?;
+        let client = kit.netbird()?;
         let found = O::lookup(&client, id)
             .await
             .map_err(|e| failed::<O>("import", e))?

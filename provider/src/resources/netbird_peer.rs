@@ -19,7 +19,7 @@ use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
-use crate::config::netbird::{client_for, error, id_of};
+use crate::config::netbird::{error, id_of};
 use crate::host;
 use crate::kit::{
     Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op, Timeouts,
@@ -74,7 +74,7 @@ impl NetbirdPeerResource {
         op: &Op<'_, Peer>,
         replaces: Option<&str>,
     ) -> Result<Applied, Failure> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let on = op.host().host.as_ref();
         let url = management_url(&op.args, &client);
         let mut wanted = op.args.clone();
@@ -198,7 +198,7 @@ impl ManagedResource for NetbirdPeerResource {
     }
 
     async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let Some(id) = id_of(op.prior) else {
             return Ok(());
         };
@@ -208,7 +208,7 @@ impl ManagedResource for NetbirdPeerResource {
     }
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
-        let client = client_for(current.kit)?;
+        let client = current.kit.netbird()?;
         let Some(id) = id_of(current.state) else {
             return Ok(None);
         };
@@ -230,7 +230,7 @@ impl ManagedResource for NetbirdPeerResource {
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
         let (mut located, peer_id, on) =
             host::locate_named_import(&kit.provider, id, "admin@10.0.20.11:<peer ID>")?;
-        let client = client_for(kit)?;
+        let client = kit.netbird()?;
         let found = peer::read(&client, &peer_id)
             .await
             .map_err(|e| failed("import", e))?

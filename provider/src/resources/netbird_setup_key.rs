@@ -14,7 +14,7 @@ use tfplugin::path::AttrPath;
 use tfplugin::provider::PlanChange;
 use tfplugin::schema::Attribute;
 
-use crate::config::netbird::{client_for, error, id_of};
+use crate::config::netbird::{error, id_of};
 use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_netbird_setup_key";
@@ -140,7 +140,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
     }
 
     async fn create(&self, op: Op<'_, SetupKey>) -> Result<Applied, Failure> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let created = setup_key::create(&client, &op.args)
             .await
             .map_err(|e| error("Cannot create the NetBird setup key", e))?;
@@ -154,7 +154,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
     }
 
     async fn update(&self, op: Op<'_, SetupKey>) -> Result<Applied, Failure> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let id = id_of(op.prior).unwrap_or_default().to_string();
         let updated = setup_key::update(&client, &id, &op.args)
             .await
@@ -163,7 +163,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
     }
 
     async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
-        let client = client_for(op.kit)?;
+        let client = op.kit.netbird()?;
         let Some(id) = id_of(op.prior) else {
             return Ok(());
         };
@@ -173,7 +173,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
     }
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
-        let client = client_for(current.kit)?;
+        let client = current.kit.netbird()?;
         let Some(id) = id_of(current.state) else {
             return Ok(None);
         };
@@ -194,7 +194,7 @@ impl ManagedResource for NetbirdSetupKeyResource {
     }
 
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
-        let client = client_for(kit)?;
+        let client = kit.netbird()?;
         let found = setup_key::read(&client, id)
             .await
             .map_err(|e| error("Cannot import the NetBird setup key", e))?

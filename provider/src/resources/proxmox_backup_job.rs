@@ -2,10 +2,7 @@
 //! capability (checks, the options sent and deleted, the answer read back) is
 //! `lab::proxmox::backup_job`; this file maps Terraform values to it. Import by job ID.
 
-use std::sync::Arc;
-
 use lab::proxmox::backup_job::{self as jobs, VzdumpJob};
-use lab::proxmox::Client;
 use lab::validation::FieldError;
 use tfplugin::cty::Value;
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -13,24 +10,11 @@ use tfplugin::path::AttrPath;
 use tfplugin::provider::PlanChange;
 
 use crate::config::proxmox as pve;
-use crate::config::ProviderState;
 use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_proxmox_backup_job";
 
-pub struct ProxmoxBackupJobResource {
-    state: Arc<ProviderState>,
-}
-
-impl ProxmoxBackupJobResource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-
-    fn client(&self) -> Result<Arc<Client>, Diagnostics> {
-        self.state.proxmox.client(TYPE_NAME)
-    }
-}
+pub struct ProxmoxBackupJobResource;
 
 /// The attribute a vzdump option comes from, so PVE's own rejection points at it.
 fn pve_field_path(field: &str) -> Option<AttrPath> {
@@ -56,7 +40,7 @@ fn state_from(kit: &Kit, job: &VzdumpJob) -> Result<Value, Diagnostics> {
 impl ProxmoxBackupJobResource {
     /// Writes the job, then reads it back as the state.
     async fn write(&self, op: Op<'_, VzdumpJob>, creating: bool) -> Result<Applied, Failure> {
-        let client = self.client()?;
+        let client = op.kit.proxmox()?;
         let job = &op.args;
         let written = if creating {
             jobs::create(&client, job).await
@@ -154,7 +138,7 @@ impl ManagedResource for ProxmoxBackupJobResource {
         let Some(id) = op.prior.get_attr("id").and_then(Value::as_str) else {
             return Ok(());
         };
-        let client = self.client()?;
+        let client = op.kit.proxmox()?;
         jobs::delete(&client, id)
             .await
             .map_err(|e| error("Cannot delete the Proxmox backup job", &e))
@@ -164,7 +148,7 @@ impl ManagedResource for ProxmoxBackupJobResource {
         let Some(id) = current.state.get_attr("id").and_then(Value::as_str) else {
             return Ok(None);
         };
-        let client = self.client()?;
+        let client = current.kit.proxmox()?;
         let declared = current.kit.args::<VzdumpJob>(current.state).ok();
         match jobs::read(&client, id, declared.as_ref()).await {
             Ok(Some(found)) => state_from(current.kit, &found).map(Some),
@@ -177,7 +161,7 @@ impl ManagedResource for ProxmoxBackupJobResource {
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
         jobs::check_id(id)
             .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid import ID", e)))?;
-        let client = self.client()?;
+        let client = kit.proxmox()?;
         match jobs::read(&client, id, None).await {
             Ok(Some(found)) => state_from(kit, &found),
             Ok(None) => Err(Diagnostic::error(

@@ -2,11 +2,9 @@
 //! CREATE/UPSERT/DELETE and the wait for INSYNC) is `lab::aws::route53`; this file maps
 //! Terraform values to it. Import IDs are hashicorp/aws's `ZONEID_NAME_TYPE`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use lab::aws::route53::{self as r53, Alias, Record};
-use lab::aws::Aws;
 use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -14,7 +12,6 @@ use tfplugin::provider::PlanChange;
 use tfplugin::schema::{Attribute, Block, NestedBlock};
 
 use crate::config::aws::{self as aws_config};
-use crate::config::ProviderState;
 use crate::derive::{self, Annotations};
 use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
 
@@ -23,19 +20,7 @@ pub const TYPE_NAME: &str = "homelab_route53_record";
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const SYNC_WAIT: &str = "the Route 53 sync wait";
 
-pub struct Route53RecordResource {
-    state: Arc<ProviderState>,
-}
-
-impl Route53RecordResource {
-    pub fn new(state: Arc<ProviderState>) -> Self {
-        Self { state }
-    }
-
-    fn clients(&self) -> Result<Arc<Aws>, Diagnostics> {
-        self.state.aws.clients(TYPE_NAME)
-    }
-}
+pub struct Route53RecordResource;
 
 /// The `alias { }` block, as in hashicorp/aws.
 fn with_alias_block(block: Block) -> Block {
@@ -66,7 +51,7 @@ fn state_from(kit: &Kit, record: &Record) -> Result<Value, Diagnostics> {
 
 impl Route53RecordResource {
     async fn write(&self, op: Op<'_, Record>, creating: bool) -> Result<Applied, Failure> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let desired = &op.args;
         let name = &desired.name;
         let kind = &desired.record_type;
@@ -152,7 +137,7 @@ impl ManagedResource for Route53RecordResource {
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {
-        let aws = match self.clients() {
+        let aws = match kit.aws() {
             Ok(aws) => aws,
             Err(diags) => return diags,
         };
@@ -208,7 +193,7 @@ impl ManagedResource for Route53RecordResource {
     }
 
     async fn delete(&self, op: Op<'_, ()>) -> Result<(), Diagnostics> {
-        let aws = self.clients()?;
+        let aws = op.kit.aws()?;
         let text = |name: &str| op.prior.get_attr(name).and_then(Value::as_str);
         let (Some(zone_id), Some(name), Some(kind)) = (text("zone_id"), text("name"), text("type"))
         else {
@@ -221,7 +206,7 @@ impl ManagedResource for Route53RecordResource {
     }
 
     async fn read(&self, current: Current<'_>) -> Result<Option<Value>, Diagnostics> {
-        let aws = self.clients()?;
+        let aws = current.kit.aws()?;
         let state = current.state;
         let text = |name: &str| state.get_attr(name).and_then(Value::as_str);
         let (Some(zone_id), Some(name), Some(kind)) = (text("zone_id"), text("name"), text("type"))
@@ -241,7 +226,7 @@ impl ManagedResource for Route53RecordResource {
     async fn import(&self, id: &str, kit: &Kit) -> Result<Value, Diagnostics> {
         let (zone_id, name, kind) = r53::parse_import_id(id)
             .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid import ID", e)))?;
-        let aws = self.clients()?;
+        let aws = kit.aws()?;
         let observed = r53::read(&aws, &zone_id, &name, &kind)
             .await
             .map_err(|e| aws_config::error("Cannot import the Route 53 record", e))?

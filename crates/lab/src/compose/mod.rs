@@ -99,7 +99,7 @@ pub struct ComposeStack {
     pub pull: String,
     /// Wait until every service runs (and is healthy, when it has a healthcheck); when it
     /// does not in `wait_timeout`, the previous version is brought back and apply fails.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub wait: bool,
     /// How long `wait` waits, as a duration (`90s`, `3m`).
     #[serde(default = "default_wait_timeout")]
@@ -115,10 +115,6 @@ pub struct ComposeStack {
 
 fn default_pull() -> String {
     Pull::Missing.as_str().into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn default_wait_timeout() -> String {

@@ -7,6 +7,8 @@
 //!   its arguments with `validate`, how the API's answer maps back to them (order and
 //!   server-filled values never show as changes) and, with `async-http`, create, read,
 //!   update and delete.
+//! - [`settings`]: how to reach the management service: URL and token, with their environment
+//!   fallbacks.
 //! - [`agent`] (feature `host-api`): the `netbird` agent on a host: `status --json`, `up`
 //!   with the setup key in a 0600 file (never in argv), `down`, `logout`.
 //!
@@ -23,10 +25,12 @@ pub mod group;
 pub mod peer;
 pub mod policy;
 pub mod route;
+pub mod settings;
 pub mod setup_key;
 
 #[cfg(feature = "async-http")]
 pub use client::Client;
+pub use settings::NetbirdSettings;
 
 /// What the NetBird client and the capabilities over it report.
 #[derive(Debug, thiserror::Error)]

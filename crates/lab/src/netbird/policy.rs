@@ -27,7 +27,7 @@ pub struct Policy {
     #[serde(default)]
     pub description: String,
     /// Whether the policy is in force.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub enabled: bool,
     /// The rules, at least one. Matched by name when read back, so the order the server
     /// lists them in does not matter.
@@ -44,7 +44,7 @@ pub struct Rule {
     #[serde(default)]
     pub description: String,
     /// Whether the rule is in force.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub enabled: bool,
     /// `accept` or `drop`.
     #[serde(default = "accept")]
@@ -76,10 +76,6 @@ pub struct PortRange {
     pub start: i64,
     /// The last port, from `start` to 65535.
     pub end: i64,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn accept() -> String {

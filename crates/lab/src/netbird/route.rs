@@ -30,21 +30,17 @@ pub struct Route {
     /// Distribution group IDs: the peers that get the route.
     pub groups: BTreeSet<String>,
     /// Masquerade traffic to the network behind the routing peer's own address.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub masquerade: bool,
     /// Route priority, 1 (highest) to 9999.
     #[serde(default = "default_metric")]
     pub metric: i64,
     /// Whether the route is in force.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub enabled: bool,
     /// Keep the route in the peers' tables when the network becomes unreachable.
     #[serde(default)]
     pub keep_route: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn default_metric() -> i64 {

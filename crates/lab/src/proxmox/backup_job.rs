@@ -65,7 +65,7 @@ pub struct VzdumpJob {
     #[serde(default)]
     pub mailto: Vec<String>,
     /// Whether the schedule is active.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub enabled: bool,
     /// Free text shown in the Proxmox UI.
     #[serde(default)]
@@ -98,9 +98,6 @@ fn zstd() -> String {
 }
 fn auto() -> String {
     "auto".into()
-}
-fn yes() -> bool {
-    true
 }
 
 impl PruneBackups {

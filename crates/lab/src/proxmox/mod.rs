@@ -14,6 +14,8 @@
 //!   retries, the shared cluster resource list and guest id allocation.
 //! - [`tasks`]: waiting for a UPID to stop; the task log on failure.
 //! - [`props`]: PVE property strings (`virtio=BC:24:11:..,bridge=vmbr0`), sizes, encodings.
+//! - [`settings`]: how to reach the cluster: endpoint, credentials, certificate
+//!   trust, and their environment fallbacks.
 //! - [`checks`]: validators shared by VMs and containers (CIDRs, SSH keys, tags, names).
 //! - [`guests`]: what VMs and containers share: lookup, pending config, locks, power.
 //! - [`vm`]: QEMU VMs: arguments, read, plan, create/update/delete.
@@ -30,9 +32,11 @@ pub mod guests;
 pub mod lxc;
 pub mod nodes;
 pub mod props;
+pub mod settings;
 pub mod tasks;
 pub mod vm;
 
 pub use crate::deadline::Deadline;
 pub use client::{Auth, Client, ClientConfig};
 pub use error::ProxmoxError;
+pub use settings::ProxmoxSettings;
