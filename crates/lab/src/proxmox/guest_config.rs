@@ -131,6 +131,20 @@ fn alternatives(words: &[&str]) -> String {
     }
 }
 
+/// The devices of a config under `prefix` (`net0`, `net1`, ...), parsed, in index order.
+pub(crate) fn indexed_devices<T>(
+    config: &BTreeMap<String, String>,
+    prefix: &str,
+    parse: impl Fn(&str) -> T,
+) -> Vec<T> {
+    let mut devices: Vec<(u32, T)> = config
+        .iter()
+        .filter_map(|(k, v)| props::key_index(k, prefix).map(|i| (i, parse(v))))
+        .collect();
+    devices.sort_by_key(|(i, _)| *i);
+    devices.into_iter().map(|(_, d)| d).collect()
+}
+
 /// `onboot`, read from a config.
 pub(crate) fn on_boot_from(config: &BTreeMap<String, String>) -> bool {
     config

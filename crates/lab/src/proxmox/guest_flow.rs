@@ -190,6 +190,52 @@ pub(crate) trait Observed: Sized {
     ) -> impl Future<Output = Result<Option<Self>, ProxmoxError>> + Send + 'a;
 }
 
+/// The result of an update.
+#[derive(Debug)]
+pub struct Updated<A> {
+    /// The guest as read at the end.
+    pub actual: A,
+    /// Things the user should know (changes waiting for a reboot).
+    pub warnings: Vec<String>,
+}
+
+/// Implements [`Observed`] for a guest type whose module has `read` and `pending_warning`.
+macro_rules! observed {
+    ($actual:ty, $kind:expr) => {
+        impl $crate::proxmox::guest_flow::Observed for $actual {
+            const KIND: $crate::proxmox::guests::Kind = $kind;
+
+            fn node(&self) -> &str {
+                &self.node
+            }
+
+            fn running(&self) -> bool {
+                <$actual>::running(self)
+            }
+
+            fn pending(&self) -> &[String] {
+                &self.pending
+            }
+
+            fn pending_warning(vmid: u32, keys: &[String]) -> String {
+                pending_warning(vmid, keys)
+            }
+
+            fn read_fresh<'a>(
+                client: &'a $crate::proxmox::client::Client,
+                node: &'a str,
+                vmid: u32,
+            ) -> impl std::future::Future<
+                Output = Result<Option<Self>, $crate::proxmox::error::ProxmoxError>,
+            > + Send
+                   + 'a {
+                read(client, node, vmid, true)
+            }
+        }
+    };
+}
+pub(crate) use observed;
+
 /// Brings guest `vmid` to what `plan` asks of it as read: sends the change, reads it back
 /// and, when Proxmox keeps some of it for the next boot of a running guest, reboots it
 /// (`reboot`) or returns a warning saying so.
@@ -200,7 +246,7 @@ pub(crate) async fn update<A: Observed, C: Planned>(
     reboot: bool,
     plan: impl FnOnce(&A) -> Result<C, Vec<FieldError>>,
     deadline: &Deadline,
-) -> Result<(A, Vec<String>), ProxmoxError> {
+) -> Result<Updated<A>, ProxmoxError> {
     let noun = A::KIND.noun();
     let actual = A::read_fresh(client, node, vmid).await?.ok_or_else(|| {
         ProxmoxError::Conflict(format!("{noun} {vmid} no longer exists on {node}"))
@@ -233,5 +279,8 @@ pub(crate) async fn update<A: Observed, C: Planned>(
             warnings.push(A::pending_warning(vmid, after.pending()));
         }
     }
-    Ok((after, warnings))
+    Ok(Updated {
+        actual: after,
+        warnings,
+    })
 }

@@ -105,11 +105,7 @@ pub async fn create(
 }
 
 /// The result of an update.
-#[derive(Debug)]
-pub struct Updated {
-    pub actual: ContainerActual,
-    pub warnings: Vec<String>,
-}
+pub type Updated = guest_flow::Updated<ContainerActual>;
 
 /// Brings container `vmid` to `desired`.
 pub async fn update(
@@ -119,7 +115,7 @@ pub async fn update(
     desired: &Container,
     deadline: &Deadline,
 ) -> Result<Updated, ProxmoxError> {
-    let (after, warnings) = guest_flow::update(
+    let updated = guest_flow::update(
         client,
         node,
         vmid,
@@ -129,10 +125,7 @@ pub async fn update(
     )
     .await?;
     client.invalidate_guests().await;
-    Ok(Updated {
-        actual: after,
-        warnings,
-    })
+    Ok(updated)
 }
 
 /// The message for changes that wait for the container's next start.

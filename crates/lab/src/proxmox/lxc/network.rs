@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::proxmox::checks;
-use crate::proxmox::guest_config::{field, AddressWords, Addresses};
+use crate::proxmox::guest_config::{field, indexed_devices, AddressWords, Addresses};
 use crate::proxmox::props::{self, PropString};
 use crate::validation::{FieldError, PathSegment};
 
@@ -114,12 +114,7 @@ pub(super) fn check(network: &[ContainerNic]) -> Vec<FieldError> {
 
 /// The interfaces of a config, `net0` first.
 pub(super) fn network_from(config: &BTreeMap<String, String>) -> Vec<ContainerNic> {
-    let mut nets: Vec<(u32, ContainerNic)> = config
-        .iter()
-        .filter_map(|(k, v)| props::key_index(k, "net").map(|i| (i, nic_from(v))))
-        .collect();
-    nets.sort_by_key(|(i, _)| *i);
-    nets.into_iter().map(|(_, n)| n).collect()
+    indexed_devices(config, "net", nic_from)
 }
 
 fn nic_from(value: &str) -> ContainerNic {

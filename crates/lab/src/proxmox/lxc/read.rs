@@ -3,7 +3,6 @@
 //! of, kept from what was last applied ([`keep_unreadable`]).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use super::apply::pending_warning;
 use super::args::{Container, Features, RootFs};
@@ -11,7 +10,7 @@ use super::network::network_from;
 use crate::proxmox::client::Client;
 use crate::proxmox::error::ProxmoxError;
 use crate::proxmox::guest_config::{description_from, on_boot_from, tags_from};
-use crate::proxmox::guest_flow::{self, Observed};
+use crate::proxmox::guest_flow::{self, observed};
 use crate::proxmox::guests::Kind;
 use crate::proxmox::props::{self, PropString};
 
@@ -60,33 +59,7 @@ pub async fn read(
     }))
 }
 
-impl Observed for ContainerActual {
-    const KIND: Kind = Kind::Lxc;
-
-    fn node(&self) -> &str {
-        &self.node
-    }
-
-    fn running(&self) -> bool {
-        ContainerActual::running(self)
-    }
-
-    fn pending(&self) -> &[String] {
-        &self.pending
-    }
-
-    fn pending_warning(vmid: u32, keys: &[String]) -> String {
-        pending_warning(vmid, keys)
-    }
-
-    fn read_fresh<'a>(
-        client: &'a Client,
-        node: &'a str,
-        vmid: u32,
-    ) -> impl Future<Output = Result<Option<Self>, ProxmoxError>> + Send + 'a {
-        read(client, node, vmid, true)
-    }
-}
+observed!(ContainerActual, Kind::Lxc);
 
 pub(super) fn spec_from_config(
     node: &str,

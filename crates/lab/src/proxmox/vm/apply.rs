@@ -140,12 +140,7 @@ pub async fn apply_changes(
 }
 
 /// The result of an update.
-#[derive(Debug)]
-pub struct Updated {
-    pub actual: VmActual,
-    /// Things the user should know (changes waiting for a reboot).
-    pub warnings: Vec<String>,
-}
+pub type Updated = guest_flow::Updated<VmActual>;
 
 /// Brings VM `vmid` to `desired`: config, disks, power; reboots for pending changes when
 /// `reboot_after_update` says so, otherwise reports them; waits for the agent when asked.
@@ -157,7 +152,7 @@ pub async fn update(
     prior_password: Option<&Secret>,
     deadline: &Deadline,
 ) -> Result<Updated, ProxmoxError> {
-    let (after, warnings) = guest_flow::update(
+    let updated = guest_flow::update(
         client,
         node,
         vmid,
@@ -168,13 +163,10 @@ pub async fn update(
     .await?;
     if desired.started && desired.agent.wait_for_ip {
         let agent_deadline = deadline.within(desired.agent_timeout(), "agent.timeout");
-        wait_for_ipv4(client, &after.node, vmid, &agent_deadline).await?;
+        wait_for_ipv4(client, &updated.actual.node, vmid, &agent_deadline).await?;
     }
     client.invalidate_guests().await;
-    Ok(Updated {
-        actual: after,
-        warnings,
-    })
+    Ok(updated)
 }
 
 /// The message for changes that wait for a reboot.

@@ -58,13 +58,8 @@ pub(super) async fn clone_template(
             Ok(done) => done,
             Err(e) if e.is_lock_conflict() => {
                 // The template is locked by another clone (or a backup): wait and ask again.
-                let seen = e.pve_message().unwrap_or_default().to_string();
-                if !deadline.sleep(backoff.next_delay()).await {
-                    return Err(ProxmoxError::from(
-                        deadline.ended(format!("{what}: the template's config lock"), seen),
-                    )
-                    .into());
-                }
+                let lock = format!("{what}: the template's config lock");
+                wait_for_lock(deadline, &mut backoff, lock, &e).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -105,18 +100,29 @@ pub(super) async fn clone_template(
                 }
                 created.store(0, Ordering::SeqCst);
                 if e.is_lock_conflict() {
-                    let seen = e.pve_message().unwrap_or_default().to_string();
-                    if !deadline.sleep(backoff.next_delay()).await {
-                        return Err(ProxmoxError::from(
-                            deadline.ended(format!("{what}: a config lock"), seen),
-                        )
-                        .into());
-                    }
+                    wait_for_lock(deadline, &mut backoff, format!("{what}: a config lock"), &e)
+                        .await?;
                     continue;
                 }
                 return Err(e.into());
             }
         }
+    }
+}
+
+/// After a clone refused for a config lock (`e`): waits before the next attempt, or ends
+/// with the deadline's error naming `lock`.
+async fn wait_for_lock(
+    deadline: &Deadline,
+    backoff: &mut Backoff,
+    lock: String,
+    e: &ProxmoxError,
+) -> Result<(), CreateFailure> {
+    let seen = e.pve_message().unwrap_or_default().to_string();
+    if deadline.sleep(backoff.next_delay()).await {
+        Ok(())
+    } else {
+        Err(ProxmoxError::from(deadline.ended(lock, seen)).into())
     }
 }
 

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::proxmox::checks;
-use crate::proxmox::guest_config::{field, ConfigDiff};
+use crate::proxmox::guest_config::{field, indexed_devices, ConfigDiff};
 use crate::proxmox::props::{self, PropString};
 use crate::validation::{FieldError, PathSegment};
 
@@ -87,12 +87,7 @@ pub(super) fn check(network: &[NetworkDevice]) -> Vec<FieldError> {
 
 /// The devices of a config, `net0` first.
 pub(super) fn network_from(config: &BTreeMap<String, String>) -> Vec<NetworkDevice> {
-    let mut nets: Vec<(u32, NetworkDevice)> = config
-        .iter()
-        .filter_map(|(k, v)| props::key_index(k, "net").map(|i| (i, nic_from(v))))
-        .collect();
-    nets.sort_by_key(|(i, _)| *i);
-    nets.into_iter().map(|(_, n)| n).collect()
+    indexed_devices(config, "net", nic_from)
 }
 
 fn nic_from(value: &str) -> NetworkDevice {

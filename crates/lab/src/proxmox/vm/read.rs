@@ -3,7 +3,6 @@
 //! plus what PVE cannot show, kept from what was last applied ([`keep_unreadable`]).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use super::agent::{agent_enabled, Agent};
 use super::apply::pending_warning;
@@ -14,7 +13,7 @@ use super::network::network_from;
 use crate::proxmox::client::Client;
 use crate::proxmox::error::ProxmoxError;
 use crate::proxmox::guest_config::{description_from, on_boot_from, tags_from};
-use crate::proxmox::guest_flow::{self, Observed};
+use crate::proxmox::guest_flow::{self, observed};
 use crate::proxmox::guests::{natural_key, Kind};
 use crate::proxmox::props::PropString;
 
@@ -71,33 +70,7 @@ pub async fn read(
     }))
 }
 
-impl Observed for VmActual {
-    const KIND: Kind = Kind::Qemu;
-
-    fn node(&self) -> &str {
-        &self.node
-    }
-
-    fn running(&self) -> bool {
-        VmActual::running(self)
-    }
-
-    fn pending(&self) -> &[String] {
-        &self.pending
-    }
-
-    fn pending_warning(vmid: u32, keys: &[String]) -> String {
-        pending_warning(vmid, keys)
-    }
-
-    fn read_fresh<'a>(
-        client: &'a Client,
-        node: &'a str,
-        vmid: u32,
-    ) -> impl Future<Output = Result<Option<Self>, ProxmoxError>> + Send + 'a {
-        read(client, node, vmid, true)
-    }
-}
+observed!(VmActual, Kind::Qemu);
 
 fn memory_mb(value: Option<&String>) -> u32 {
     value
