@@ -46,6 +46,25 @@ pub(crate) fn check_notes(
     }
 }
 
+/// Checks a network device's VLAN tag and MAC address, with the argument each belongs to.
+pub(crate) fn check_vlan_and_mac(
+    vlan_id: Option<u32>,
+    mac_address: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut errors = Vec::new();
+    if let Some(vlan) = vlan_id {
+        if let Err(e) = checks::vlan(vlan) {
+            errors.push(("vlan_id", e));
+        }
+    }
+    if let Some(mac) = mac_address {
+        if let Err(e) = checks::mac_address(mac) {
+            errors.push(("mac_address", e));
+        }
+    }
+    errors
+}
+
 /// The words a device's address may be instead of an address, and what a gateway without a
 /// static address is told.
 pub(crate) struct AddressWords {

@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::proxmox::checks;
-use crate::proxmox::guest_config::{field, indexed_devices, AddressWords, Addresses};
+use crate::proxmox::guest_config::{
+    check_vlan_and_mac, field, indexed_devices, AddressWords, Addresses,
+};
 use crate::proxmox::props::{self, PropString};
 use crate::validation::{FieldError, PathSegment};
 
@@ -96,15 +98,8 @@ pub(super) fn check(network: &[ContainerNic]) -> Vec<FieldError> {
         for (name, message) in addresses.check(&ADDRESS_WORDS) {
             err(at(name), message);
         }
-        if let Some(vlan) = nic.vlan_id {
-            if let Err(e) = checks::vlan(vlan) {
-                err(at("vlan_id"), e);
-            }
-        }
-        if let Some(mac) = &nic.mac_address {
-            if let Err(e) = checks::mac_address(mac) {
-                err(at("mac_address"), e);
-            }
+        for (name, message) in check_vlan_and_mac(nic.vlan_id, nic.mac_address.as_deref()) {
+            err(at(name), message);
         }
     }
     errors

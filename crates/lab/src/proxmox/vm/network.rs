@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::proxmox::checks;
-use crate::proxmox::guest_config::{field, indexed_devices, ConfigDiff};
+use crate::proxmox::guest_config::{check_vlan_and_mac, field, indexed_devices, ConfigDiff};
 use crate::proxmox::props::{self, PropString};
 use crate::validation::{FieldError, PathSegment};
 
@@ -69,15 +69,8 @@ pub(super) fn check(network: &[NetworkDevice]) -> Vec<FieldError> {
                 ),
             );
         }
-        if let Some(vlan) = nic.vlan_id {
-            if let Err(e) = checks::vlan(vlan) {
-                err(at("vlan_id"), e);
-            }
-        }
-        if let Some(mac) = &nic.mac_address {
-            if let Err(e) = checks::mac_address(mac) {
-                err(at("mac_address"), e);
-            }
+        for (name, message) in check_vlan_and_mac(nic.vlan_id, nic.mac_address.as_deref()) {
+            err(at(name), message);
         }
     }
     errors
