@@ -16,10 +16,10 @@
 //! - [`props`]: PVE property strings (`virtio=BC:24:11:..,bridge=vmbr0`), sizes, encodings.
 //! - [`checks`]: validators shared by VMs and containers (CIDRs, SSH keys, tags, names).
 //! - [`guests`]: what VMs and containers share: lookup, pending config, locks, power.
-//! - [`guest_config`]: the settings VMs and containers share (ids, tags, notes,
-//!   addresses), read and planned the same way; [`guest_flow`]: the update flow both take
+//! - `guest_config`: the settings VMs and containers share (ids, tags, notes,
+//!   addresses), read and planned the same way; `guest_flow`: the update flow both take
 //!   (read, plan, send, read back, reboot for pending changes) and the end of a create.
-//! - [`defaults`]: the serde defaults of the argument types.
+//! - `defaults`: the serde defaults of the argument types.
 //! - [`vm`]: QEMU VMs: arguments, read, plan, create/update/delete, a folder by concern.
 //! - [`lxc`]: LXC containers: the same steps.
 //! - [`nodes`]: the cluster's nodes, for placement.

@@ -1,6 +1,6 @@
 //! The arguments of a container (`homelab_proxmox_lxc`): the serde/JSON Schema type whose
 //! doc comments are the resource's documentation, and its checks. The network interfaces
-//! are declared and checked in [`network`](super::network).
+//! are declared and checked in `network.rs`.
 
 use std::collections::BTreeSet;
 

@@ -5,9 +5,9 @@
 //! container will run with them. What PVE keeps no record of (the OS template, the root
 //! password, the SSH keys given at creation) is kept from what was last applied.
 //!
-//! [`args`] the arguments and their checks, [`network`] the interfaces (checks, read and
-//! request values side by side), [`read`], [`plan`] and [`apply`]; the update flow is the
-//! one VMs and containers share ([`guest_flow`](super::guest_flow)).
+//! `args` the arguments and their checks, `network` the interfaces (checks, read and
+//! request values side by side), `read`, `plan` and `apply`; the update flow is the
+//! one VMs and containers share (`guest_flow`).
 
 mod apply;
 mod args;

@@ -14,11 +14,11 @@
 //! - `disks`, `network` and `cloud_init` left out (None) are not managed: whatever the
 //!   template brought stays.
 //!
-//! One file per concern: [`args`] the arguments and their checks; one file per block, each
+//! One file per concern: `args` the arguments and their checks; one file per block, each
 //! with its checks, its read from the PVE config and its request values side by side
-//! ([`disks`] with the install CD-ROM, [`network`], [`cloud_init`], [`agent`]); [`read`],
-//! [`plan`], and the changes: [`apply`] (create, update, delete) and [`clone`]. The update
-//! flow itself is the one VMs and containers share ([`guest_flow`](super::guest_flow)).
+//! (`disks` with the install CD-ROM, `network`, `cloud_init`, `agent`); `read`,
+//! `plan`, and the changes: `apply` (create, update, delete) and `clone`. The update
+//! flow itself is the one VMs and containers share (`guest_flow`).
 
 mod agent;
 mod apply;
