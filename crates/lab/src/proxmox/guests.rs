@@ -306,6 +306,29 @@ pub async fn wait_unlocked(
     }
 }
 
+/// Posts a power action and waits for its task, waiting out config locks until `deadline`.
+async fn power_action(
+    client: &Client,
+    path: &str,
+    params: &[(&str, String)],
+    what: &str,
+    deadline: &Deadline,
+) -> Result<(), ProxmoxError> {
+    while_locked(deadline, what, || {
+        post_task(client, path, params, what, deadline)
+    })
+    .await
+}
+
+/// A power action refused because the guest is already where it was sent (PVE's answer
+/// contains `state`, e.g. "already running") has done its work.
+fn done_when(result: Result<(), ProxmoxError>, state: &str) -> Result<(), ProxmoxError> {
+    match result {
+        Err(e) if e.pve_message().is_some_and(|m| m.contains(state)) => Ok(()),
+        other => other,
+    }
+}
+
 fn base(kind: Kind, node: &str, vmid: u32) -> String {
     format!("/nodes/{node}/{}/{vmid}", kind.path())
 }
@@ -319,20 +342,9 @@ pub async fn start(
 ) -> Result<(), ProxmoxError> {
     let path = format!("{}/status/start", base(kind, node, vmid));
     let what = format!("start of {} {vmid}", kind.noun());
-    let result = while_locked(deadline, &what, || {
-        post_task(client, &path, &[], &what, deadline)
-    })
-    .await;
+    let result = power_action(client, &path, &[], &what, deadline).await;
     client.invalidate_guests().await;
-    match result {
-        Err(e)
-            if e.pve_message()
-                .is_some_and(|m| m.contains("already running")) =>
-        {
-            Ok(())
-        }
-        other => other,
-    }
+    done_when(result, "already running")
 }
 
 /// Longest clean shutdown asked of a guest before it is stopped hard.
@@ -360,24 +372,14 @@ pub async fn shutdown(
         ("timeout", grace(deadline).as_secs().to_string()),
         ("forceStop", "1".to_string()),
     ];
-    let result = while_locked(deadline, &what, || {
-        post_task(client, &path, &params, &what, deadline)
-    })
-    .await;
+    let result = power_action(client, &path, &params, &what, deadline).await;
     client.invalidate_guests().await;
-    match result {
-        Err(e) if e.pve_message().is_some_and(|m| m.contains("not running")) => Ok(()),
+    match done_when(result, "not running") {
         Err(ProxmoxError::Task { .. }) => {
             let stop = format!("{}/status/stop", base(kind, node, vmid));
             let what = format!("stop of {} {vmid}", kind.noun());
-            let result = while_locked(deadline, &what, || {
-                post_task(client, &stop, &[], &what, deadline)
-            })
-            .await;
-            match result {
-                Err(e) if e.pve_message().is_some_and(|m| m.contains("not running")) => Ok(()),
-                other => other,
-            }
+            let result = power_action(client, &stop, &[], &what, deadline).await;
+            done_when(result, "not running")
         }
         other => other,
     }
@@ -402,10 +404,7 @@ pub async fn reboot(
         deadline.name()
     );
     let params = [("timeout", grace.as_secs().to_string())];
-    let result = while_locked(deadline, &what, || {
-        post_task(client, &path, &params, &what, deadline)
-    })
-    .await;
+    let result = power_action(client, &path, &params, &what, deadline).await;
     client.invalidate_guests().await;
     result
 }

@@ -18,7 +18,11 @@
 //!   trust, and their environment fallbacks.
 //! - [`checks`]: validators shared by VMs and containers (CIDRs, SSH keys, tags, names).
 //! - [`guests`]: what VMs and containers share: lookup, pending config, locks, power.
-//! - [`vm`]: QEMU VMs: arguments, read, plan, create/update/delete.
+//! - `guest_config`: the settings VMs and containers share (ids, tags, notes,
+//!   addresses), read and planned the same way; `guest_flow`: the update flow both take
+//!   (read, plan, send, read back, reboot for pending changes) and the end of a create.
+//! - `defaults`: the serde defaults of the argument types.
+//! - [`vm`]: QEMU VMs: arguments, read, plan, create/update/delete, a folder by concern.
 //! - [`lxc`]: LXC containers: the same steps.
 //! - [`nodes`]: the cluster's nodes, for placement.
 //! - [`backup_job`]: scheduled vzdump jobs (`/cluster/backup`).
@@ -27,7 +31,10 @@ pub mod backup_job;
 mod ca_file;
 pub mod checks;
 pub mod client;
+mod defaults;
 pub mod error;
+mod guest_config;
+mod guest_flow;
 pub mod guests;
 pub mod lxc;
 pub mod nodes;
