@@ -12,7 +12,6 @@ use serde_json::Value as Json;
 
 use super::checks;
 use super::client::Client;
-use super::defaults::yes;
 use super::error::ProxmoxError;
 use super::props;
 use crate::backup::calendar::Calendar;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::network::{self, ContainerNic};
 use crate::proxmox::checks;
-use crate::proxmox::defaults::{default_memory, one, yes};
+use crate::proxmox::defaults::{default_memory, one};
 use crate::proxmox::guest_config::{check_guest_id, check_notes, field};
 use crate::secret::Secret;
 use crate::validation::{FieldError, PathSegment};
@@ -56,7 +56,7 @@ pub struct Container {
 
     /// Run as an unprivileged container (root inside maps to an unprivileged user
     /// outside). Changing it replaces the container.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub unprivileged: bool,
 
     /// Container features.
@@ -74,7 +74,7 @@ pub struct Container {
     pub password: Option<Secret>,
 
     /// Whether the container runs.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub started: bool,
 
     /// Start the container when its node boots.

@@ -14,7 +14,7 @@ use super::cloud_init::{self, CloudInit};
 use super::disks::{self, Disk};
 use super::network::{self, NetworkDevice};
 use crate::proxmox::checks;
-use crate::proxmox::defaults::{default_memory, one, yes};
+use crate::proxmox::defaults::{default_memory, one};
 use crate::proxmox::guest_config::{check_guest_id, check_notes, field};
 use crate::validation::{FieldError, PathSegment};
 
@@ -74,7 +74,7 @@ pub struct Vm {
     pub cloud_init: Option<CloudInit>,
 
     /// Whether the VM runs. Changed in place (start, or a clean shutdown).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub started: bool,
 
     /// Start the VM when its node boots.
@@ -109,7 +109,7 @@ pub struct CloneFrom {
 
     /// A full copy (`true`) or a linked clone sharing the template's base disks (`false`;
     /// fast, but the disks stay on the template's storage).
-    #[serde(default = "yes")]
+    #[serde(default = "crate::defaults::yes")]
     pub full: bool,
 }
 
