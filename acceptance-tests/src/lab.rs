@@ -25,6 +25,7 @@ use crate::fakepve::{self, FakePve};
 use crate::moto::Moto;
 use crate::netbird::{Agent, NetbirdDouble};
 use crate::procs::{wait_for, Background};
+use crate::prometheus::Prometheus;
 use crate::ssh_hosts::SshHost;
 
 /// The lab's machines: (name, what it is, zone). Proxmox VMs and containers hold the local
@@ -93,6 +94,7 @@ pub struct LocalLab {
     pub moto: Moto,
     pub netbird: NetbirdDouble,
     pub hosts: Vec<LabHost>,
+    _prometheus: Prometheus,
     _services: Vec<Background>,
 }
 
@@ -250,8 +252,10 @@ impl LocalLab {
             &dir.join("node_exporter.log"),
         ));
         write(&dir.join("prometheus/backups.rules.yml"), BACKUP_RULES);
-        write(
-            &dir.join("prometheus/prometheus.yml"),
+        let prometheus = Prometheus::spawn(
+            None,
+            &format!("127.0.0.1:{}", ports.prometheus),
+            &dir.join("prometheus"),
             &format!(
                 "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\
                  rule_files: [\"backups.rules.yml\"]\n\
@@ -262,23 +266,6 @@ impl LocalLab {
                 sd = sd_dir.display()
             ),
         );
-        services.push(Background::spawn(
-            "prometheus",
-            Command::new("prometheus")
-                .arg(format!(
-                    "--config.file={}",
-                    dir.join("prometheus/prometheus.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join("prometheus/data").display()
-                ))
-                .arg(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.prometheus
-                )),
-            &dir.join("prometheus.log"),
-        ));
 
         // The lab's DNS zone and the bucket Terraform's state may live in.
         run(
@@ -291,11 +278,7 @@ impl LocalLab {
             &format!("127.0.0.1:{}", ports.traefik_api),
             "/api/overview",
         );
-        wait_http(
-            "Prometheus",
-            &format!("127.0.0.1:{}", ports.prometheus),
-            "/-/ready",
-        );
+        prometheus.wait_ready();
         wait_http(
             "node_exporter",
             &format!("127.0.0.1:{}", ports.node_exporter),
@@ -308,6 +291,7 @@ impl LocalLab {
             moto,
             netbird,
             hosts,
+            _prometheus: prometheus,
             _services: services,
         }
     }

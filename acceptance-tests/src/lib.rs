@@ -4,6 +4,7 @@
 //! Assertions read `terraform show -json`.
 
 pub mod ansible;
+pub mod ansible_fixtures;
 pub mod docker;
 pub mod fakepve;
 pub mod http;
@@ -11,6 +12,7 @@ pub mod lab;
 pub mod moto;
 pub mod netbird;
 pub mod procs;
+pub mod prometheus;
 pub mod ssh_hosts;
 pub mod stats;
 pub mod traefik;

@@ -791,6 +791,7 @@ fn wait_json(what: &str, addr: &str, path: &str, check: impl Fn(&Json) -> bool) 
 #[test]
 fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     use acceptance_tests::procs::Background;
+    use acceptance_tests::prometheus::Prometheus;
     let lab = lab();
     let host = &lab.host;
     // moto (S3), node_exporter and Prometheus, all inside the host's namespace.
@@ -818,24 +819,16 @@ fn s3_backups_restore_drills_and_alerts_in_prometheus() {
         "groups:\n  - name: backups\n    rules:\n      - alert: BackupFailed\n        expr: restic_backup_exit_code != 0\n      - alert: BackupTooOld\n        expr: time() - restic_backup_last_success_timestamp_seconds > 90000\n",
     )
     .unwrap();
-    let config = host.dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let prometheus = format!("{}:9090", host.address);
+    let _prom = Prometheus::start(
+        Some(host),
+        &prometheus,
+        &host.dir.join("prometheus"),
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{exporter}']\n",
             rules.display()
         ),
-    )
-    .unwrap();
-    let prometheus = format!("{}:9090", host.address);
-    let mut prom = host.in_netns("prometheus");
-    prom.arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.listen-address={prometheus}"))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            host.dir.join("tsdb").display()
-        ));
-    let _prom = Background::spawn("prometheus", &mut prom, &host.dir.join("prometheus.log"));
+    );
 
     let repo = format!("s3:http://{s3}/backups/files");
     let mut ws = lab.workspace();

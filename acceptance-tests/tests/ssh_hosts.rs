@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use acceptance_tests::http;
 use acceptance_tests::procs::{wait_for, Background};
+use acceptance_tests::prometheus::Prometheus;
 use acceptance_tests::ssh_hosts::{ensure_sudo_user, SshHost, SUDO_USER};
 use acceptance_tests::Workspace;
 
@@ -136,38 +137,16 @@ fn traefik_in(host: &SshHost, dir: &Path) -> (Background, String) {
     (process, format!("{}:8000", host.address))
 }
 
-/// Prometheus inside `host`'s namespace, reading file_sd files from `dir`.
-fn prometheus_in(host: &SshHost, dir: &Path) -> (Background, String) {
-    let config = host.dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: file_sd\n    \
-             file_sd_configs:\n      - files: ['{}/*.json']\n        refresh_interval: 1s\n",
-            dir.display()
-        ),
-    )
-    .expect("prometheus.yml");
+/// Prometheus inside `host`'s namespace, reading file_sd files from `dir`; its address.
+fn prometheus_in(host: &SshHost, dir: &Path) -> (Prometheus, String) {
     let listen = format!("{}:9090", host.address);
-    let mut command = host.in_netns("prometheus");
-    command
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.listen-address={listen}"))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            host.dir.join("tsdb").display()
-        ));
-    let process = Background::spawn("prometheus", &mut command, &host.dir.join("prometheus.log"));
-    wait_for(
-        "Prometheus in the namespace",
-        Duration::from_secs(30),
-        || {
-            http::get(&listen, "localhost", "/-/ready")
-                .ok()
-                .filter(|(s, _)| *s == 200)
-        },
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: file_sd\n    \
+         file_sd_configs:\n      - files: ['{}/*.json']\n        refresh_interval: 1s\n",
+        dir.display()
     );
-    (process, listen)
+    let prometheus = Prometheus::start(Some(host), &listen, &host.dir.join("prometheus"), &config);
+    (prometheus, listen)
 }
 
 /// Waits until Prometheus scrapes `scrape_url` (a target from our file) with health "up".

@@ -1,0 +1,44 @@
+//! What the Ansible module tests (`tests/ansible_*.rs`) share: the namespace host `ns`
+//! that the tests of one process play against beside `localhost`, and temp directories
+//! they write into and list (the namespace shares the filesystem with the test).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::ssh_hosts::SshHost;
+
+/// The inventory name of the shared namespace host.
+pub const NS: &str = "ns";
+/// The inventory name of this machine (`connection: local`).
+pub const LOCAL: &str = "localhost";
+
+/// The namespace host all tests of a test process share (cleaned up when the process exits).
+pub fn ns_host() -> &'static SshHost {
+    static HOST: OnceLock<SshHost> = OnceLock::new();
+    HOST.get_or_init(SshHost::start)
+}
+
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("homelab-{prefix}-"))
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// The names in `dir`, sorted (none when it does not exist).
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+pub fn path_str(path: &Path) -> String {
+    path.display().to_string()
+}
