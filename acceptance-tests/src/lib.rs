@@ -7,6 +7,7 @@ pub mod ansible;
 pub mod ansible_fixtures;
 pub mod docker;
 pub mod fakepve;
+pub mod hcl;
 pub mod http;
 pub mod lab;
 pub mod moto;

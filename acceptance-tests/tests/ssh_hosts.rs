@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::http;
 use acceptance_tests::procs::{wait_for, Background};
 use acceptance_tests::prometheus::Prometheus;
@@ -19,29 +20,19 @@ use acceptance_tests::Workspace;
 const ROUTE: &str = "homelab_traefik_route.app";
 const TARGET: &str = "homelab_prometheus_target.node";
 
-fn header(extra_provider: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    homelab = {{ source = "tabiri/homelab" }}
-  }}
-}}
-variable "key" {{
-  type      = string
-  sensitive = true
-}}
-variable "known_hosts" {{ type = string }}
-provider "homelab" {{
-  ssh {{
-    private_key     = var.key
-    known_hosts     = var.known_hosts == "" ? null : var.known_hosts
-    connect_timeout = "3s"
-    {extra_provider}
-  }}
-}}
-"#
-    )
+/// The provider over SSH; an empty `known_hosts` variable leaves the setting unset.
+fn header() -> String {
+    SshProvider {
+        ssh: &[
+            (
+                "known_hosts",
+                r#"var.known_hosts == "" ? null : var.known_hosts"#,
+            ),
+            ("connect_timeout", r#""3s""#),
+        ],
+        ..SshProvider::default()
+    }
+    .hcl()
 }
 
 /// A directory on the shared filesystem only root may write to (as `/etc/...` would be).
@@ -192,7 +183,7 @@ fn routes_and_targets_on_two_ssh_hosts() {
     let scrape = vec![prometheus.clone()];
     let config = format!(
         "{}{}{}",
-        header(""),
+        header(),
         route(&web_host, &routes, &backend),
         target(&monitoring_host, &file_sd, &scrape)
     );
@@ -446,7 +437,7 @@ fn host_keys_are_always_verified() {
     let fingerprint = fingerprint_of(&a.host_public_key());
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host(""), &dir, "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
@@ -460,7 +451,7 @@ fn host_keys_are_always_verified() {
     let pinned_b = format!("host_key = \"{}\"", b.host_public_key());
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host(&pinned_b), &dir, "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
@@ -474,7 +465,7 @@ fn host_keys_are_always_verified() {
     let pinned_a = format!("host_key = \"{fingerprint}\"");
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host(&pinned_a), &dir, "127.0.0.1:1")
     ));
     ws.apply();
@@ -484,7 +475,7 @@ fn host_keys_are_always_verified() {
     // Trust on first use: records the key, refuses a changed one on the next plan.
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host("trust_on_first_use = true"), &dir, "127.0.0.1:1")
     ));
     ws.apply();
@@ -525,7 +516,7 @@ fn agent_passphrase_keys_and_bastion() {
     );
     ws.config(&format!(
         "{}{vars}{}",
-        header(""),
+        header(),
         route(&host, &dir, "127.0.0.1:1")
     ));
     ws.apply();
@@ -576,7 +567,7 @@ fn agent_passphrase_keys_and_bastion() {
     let mut ws = workspace(&bastion, &[&bastion, &hidden]);
     ws.var("key", "");
     ws.env("SSH_AUTH_SOCK", sock.display().to_string());
-    let agent_header = header("").replace("private_key     = var.key\n", "");
+    let agent_header = header().replace("private_key     = var.key\n", "");
     let host = format!("host {{\n    address = \"{}\"\n  }}", bastion.address);
     ws.config(&format!(
         "{agent_header}{}",
@@ -624,7 +615,7 @@ fn faults_end_in_clear_errors_and_converge() {
     );
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&no_sudo, &dir, "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
@@ -653,11 +644,7 @@ fn faults_end_in_clear_errors_and_converge() {
         .unwrap();
     let root = format!("host {{\n    address = \"{}\"\n  }}", host.address);
     if remounted.success() {
-        ws.config(&format!(
-            "{}{}",
-            header(""),
-            route(&root, &ro, "127.0.0.1:1")
-        ));
+        ws.config(&format!("{}{}", header(), route(&root, &ro, "127.0.0.1:1")));
         let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
         assert!(err.contains("Read-only file system"), "{err}");
         assert!(leftovers(&ro).is_empty());
@@ -674,7 +661,7 @@ fn faults_end_in_clear_errors_and_converge() {
             )
         })
         .collect();
-    ws.config(&format!("{}{many}", header("")));
+    ws.config(&format!("{}{many}", header()));
     ws.ok(&["apply", "-auto-approve", "-input=false", "-parallelism=30"]);
     ws.expect_empty_plan();
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 30);
@@ -684,7 +671,7 @@ fn faults_end_in_clear_errors_and_converge() {
     // with errors naming the host, and the next apply converges with no temporary file
     // left on the host.
     let changed = many.replace("127.0.0.1:1", "127.0.0.1:2");
-    ws.config(&format!("{}{changed}", header("")));
+    ws.config(&format!("{}{changed}", header()));
     let mut child = ws.spawn(&[
         "apply",
         "-auto-approve",
@@ -762,7 +749,7 @@ fn bad_host_input_fails_at_plan_with_its_path() {
     for (block, path) in cases {
         let config = format!(
             "{}{bad_key_var}{}",
-            header("").replace("private_key     = var.key\n", ""),
+            header().replace("private_key     = var.key\n", ""),
             route(&format!("host {{\n    {block}\n  }}"), dir, "127.0.0.1:1")
         );
         ws.config(&config);
@@ -773,7 +760,7 @@ fn bad_host_input_fails_at_plan_with_its_path() {
     // A relative route directory, on a remote host too.
     let config = format!(
         "{}{}",
-        header("").replace("private_key     = var.key\n", ""),
+        header().replace("private_key     = var.key\n", ""),
         route(
             "host {\n    address = \"127.0.0.9\"\n  }",
             Path::new("relative/dir"),
@@ -786,7 +773,7 @@ fn bad_host_input_fails_at_plan_with_its_path() {
     // A provider key that is not a key.
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route("", Path::new("/tmp"), "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["plan", "-input=false", "-no-color"]));
@@ -849,7 +836,7 @@ fn import_records_the_hosts_key_and_the_first_plan_holds_it_to_the_configuration
             "host {{\n    address = \"{}\"\n    {host_extra}\n  }}",
             a.address
         );
-        format!("{}{}", header(""), route(&host, &dir, "127.0.0.1:1"))
+        format!("{}{}", header(), route(&host, &dir, "127.0.0.1:1"))
     };
     let pinned_a = format!("host_key = \"{}\"", a.host_public_key());
     ws.config(&config(&pinned_a));
