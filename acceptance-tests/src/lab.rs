@@ -27,6 +27,7 @@ use crate::netbird::{Agent, NetbirdDouble};
 use crate::procs::{wait_for, Background};
 use crate::prometheus::Prometheus;
 use crate::ssh_hosts::SshHost;
+use crate::traefik::Traefik;
 
 /// The lab's machines: (name, what it is, zone). Proxmox VMs and containers hold the local
 /// services, the EC2 instance the cloud edge.
@@ -94,6 +95,7 @@ pub struct LocalLab {
     pub moto: Moto,
     pub netbird: NetbirdDouble,
     pub hosts: Vec<LabHost>,
+    _traefik: Traefik,
     _prometheus: Prometheus,
     _services: Vec<Background>,
 }
@@ -213,26 +215,13 @@ impl LocalLab {
 
         let traefik_dir = dir.join("traefik");
         std::fs::create_dir_all(&traefik_dir).expect("traefik dir");
-        services.push(Background::spawn(
-            "traefik",
-            Command::new(crate::tool("traefik"))
-                .arg(format!(
-                    "--entrypoints.web.address=127.0.0.1:{}",
-                    ports.traefik_web
-                ))
-                .arg(format!(
-                    "--entrypoints.traefik.address=127.0.0.1:{}",
-                    ports.traefik_api
-                ))
-                .arg("--api.insecure=true")
-                .arg(format!(
-                    "--providers.file.directory={}",
-                    traefik_dir.display()
-                ))
-                .arg("--providers.file.watch=true")
-                .arg("--providers.providersThrottleDuration=100ms"),
+        let traefik = Traefik::spawn(
+            None,
+            &format!("127.0.0.1:{}", ports.traefik_web),
+            &format!("127.0.0.1:{}", ports.traefik_api),
+            &traefik_dir,
             &dir.join("traefik.log"),
-        ));
+        );
 
         let metrics_dir = dir.join("metrics");
         let sd_dir = dir.join("prometheus/targets");
@@ -273,11 +262,7 @@ impl LocalLab {
             Command::new(fakepve::python()).args(["-c", SEED_AWS, &moto.endpoint]),
         );
 
-        wait_http(
-            "Traefik's API",
-            &format!("127.0.0.1:{}", ports.traefik_api),
-            "/api/overview",
-        );
+        traefik.wait_ready();
         prometheus.wait_ready();
         wait_http(
             "node_exporter",
@@ -291,6 +276,7 @@ impl LocalLab {
             moto,
             netbird,
             hosts,
+            _traefik: traefik,
             _prometheus: prometheus,
             _services: services,
         }

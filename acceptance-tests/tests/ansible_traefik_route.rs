@@ -191,8 +191,8 @@ fn traefik_route_lifecycle_through_real_traefik() {
         traefik.wait_for_response(fqdn, 404, "");
     }
     assert!(
-        dir_entries(traefik.routes_dir.path()).is_empty(),
+        dir_entries(traefik.routes_dir()).is_empty(),
         "no temp files left: {:?}",
-        dir_entries(traefik.routes_dir.path())
+        dir_entries(traefik.routes_dir())
     );
 }

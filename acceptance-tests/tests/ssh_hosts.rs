@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::http;
-use acceptance_tests::procs::{wait_for, Background};
+use acceptance_tests::procs::wait_for;
 use acceptance_tests::prometheus::Prometheus;
 use acceptance_tests::ssh_hosts::{ensure_sudo_user, SshHost, SUDO_USER};
+use acceptance_tests::traefik::Traefik;
 use acceptance_tests::Workspace;
 
 const ROUTE: &str = "homelab_traefik_route.app";
@@ -107,25 +108,19 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Traefik inside `host`'s namespace, serving on its address and watching `dir`.
-fn traefik_in(host: &SshHost, dir: &Path) -> (Background, String) {
-    let mut command = host.in_netns(&acceptance_tests::tool("traefik").display().to_string());
-    command.args([
-        format!("--entrypoints.web.address={}:8000", host.address),
-        format!("--entrypoints.traefik.address={}:8080", host.address),
-        "--api.insecure=true".to_string(),
-        format!("--providers.file.directory={}", dir.display()),
-        "--providers.file.watch=true".to_string(),
-        "--providers.providersThrottleDuration=100ms".to_string(),
-    ]);
-    let process = Background::spawn("traefik", &mut command, &host.dir.join("traefik.log"));
-    let api = format!("{}:8080", host.address);
-    wait_for("Traefik in the namespace", Duration::from_secs(20), || {
-        http::get(&api, "localhost", "/api/overview")
-            .ok()
-            .filter(|(s, _)| *s == 200)
-    });
-    (process, format!("{}:8000", host.address))
+/// Traefik inside `host`'s namespace, serving on its address and watching `dir`; the
+/// address of its web entrypoint.
+fn traefik_in(host: &SshHost, dir: &Path) -> (Traefik, String) {
+    let web = format!("{}:8000", host.address);
+    let traefik = Traefik::spawn(
+        Some(host),
+        &web,
+        &format!("{}:8080", host.address),
+        dir,
+        &host.dir.join("traefik.log"),
+    );
+    traefik.wait_ready();
+    (traefik, web)
 }
 
 /// Prometheus inside `host`'s namespace, reading file_sd files from `dir`; its address.
