@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub use crate::dir_entries;
 use crate::ssh_hosts::SshHost;
 
 /// The inventory name of the shared namespace host.
@@ -23,20 +24,6 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
         .prefix(&format!("homelab-{prefix}-"))
         .tempdir()
         .expect("temp dir")
-}
-
-/// The names in `dir`, sorted (none when it does not exist).
-pub fn dir_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 pub fn path_str(path: &Path) -> String {

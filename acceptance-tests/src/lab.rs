@@ -25,7 +25,7 @@ use crate::fakepve::{self, FakePve};
 use crate::moto::Moto;
 use crate::netbird::{Agent, NetbirdDouble};
 use crate::procs::{wait_for, Background};
-use crate::prometheus::Prometheus;
+use crate::prometheus::{node_exporter, Prometheus};
 use crate::ssh_hosts::SshHost;
 use crate::traefik::Traefik;
 
@@ -196,10 +196,10 @@ impl LocalLab {
                 std::fs::create_dir_all(dir.join("hosts").join(name).join(sub)).expect("host root");
             }
             // What Prometheus scrapes of the machine itself.
-            services.push(Background::spawn(
-                &format!("node_exporter on {name}"),
-                ssh.in_netns("prometheus-node-exporter")
-                    .arg(format!("--web.listen-address={}:9100", ssh.address)),
+            services.push(node_exporter(
+                Some(&ssh),
+                &format!("{}:9100", ssh.address),
+                None,
                 &dir.join(format!("node_exporter-{name}.log")),
             ));
             hosts.push(LabHost {
@@ -227,17 +227,10 @@ impl LocalLab {
         let sd_dir = dir.join("prometheus/targets");
         std::fs::create_dir_all(&metrics_dir).expect("metrics dir");
         std::fs::create_dir_all(&sd_dir).expect("file_sd dir");
-        services.push(Background::spawn(
-            "node_exporter",
-            Command::new("prometheus-node-exporter")
-                .arg(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.node_exporter
-                ))
-                .arg(format!(
-                    "--collector.textfile.directory={}",
-                    metrics_dir.display()
-                )),
+        services.push(node_exporter(
+            None,
+            &format!("127.0.0.1:{}", ports.node_exporter),
+            Some(&metrics_dir),
             &dir.join("node_exporter.log"),
         ));
         write(&dir.join("prometheus/backups.rules.yml"), BACKUP_RULES);

@@ -31,6 +31,20 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The names in `dir`, sorted (none when it does not exist).
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// A tool installed by `scripts/setup.sh` into `.tools/bin`, or found on PATH.
 pub fn tool(name: &str) -> PathBuf {
     let local = repo_root().join(".tools/bin").join(name);

@@ -1,6 +1,7 @@
-//! A real Prometheus, started the one way every test, bench and the local lab start it: its
-//! `prometheus.yml`, data and log in one directory, listening on the address given, on this
-//! machine or inside an SSH test host's network namespace.
+//! A real Prometheus and node_exporter, started the one way every test and the local lab
+//! start them: Prometheus with its `prometheus.yml`, data and log in one directory,
+//! listening on the address given, on this machine or inside an SSH test host's network
+//! namespace.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +12,27 @@ use serde_json::Value as Json;
 use crate::http::http10_get;
 use crate::procs::{wait_for, Background};
 use crate::ssh_hosts::SshHost;
+
+/// node_exporter listening on `addr`, also exporting the `*.prom` files in `textfile_dir`
+/// (where backup jobs write their metrics) when one is given; inside `host`'s network
+/// namespace when one is given.
+pub fn node_exporter(
+    host: Option<&SshHost>,
+    addr: &str,
+    textfile_dir: Option<&Path>,
+    log: &Path,
+) -> Background {
+    const PROGRAM: &str = "prometheus-node-exporter";
+    let mut command = match host {
+        Some(host) => host.in_netns(PROGRAM),
+        None => Command::new(PROGRAM),
+    };
+    command.arg(format!("--web.listen-address={addr}"));
+    if let Some(dir) = textfile_dir {
+        command.arg(format!("--collector.textfile.directory={}", dir.display()));
+    }
+    Background::spawn("node_exporter", &mut command, log)
+}
 
 pub struct Prometheus {
     /// `address:port` of its web API.

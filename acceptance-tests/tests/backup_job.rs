@@ -758,7 +758,7 @@ fn wait_json(what: &str, addr: &str, path: &str, check: impl Fn(&Json) -> bool) 
 #[test]
 fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     use acceptance_tests::procs::Background;
-    use acceptance_tests::prometheus::Prometheus;
+    use acceptance_tests::prometheus::{node_exporter, Prometheus};
     let lab = lab();
     let host = &lab.host;
     // moto (S3), node_exporter and Prometheus, all inside the host's namespace.
@@ -773,13 +773,12 @@ fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     });
     let metrics_dir = lab.dirs.join("metrics");
     let exporter = format!("{}:9100", host.address);
-    let mut node = host.in_netns("prometheus-node-exporter");
-    node.arg(format!("--web.listen-address={exporter}"))
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            metrics_dir.display()
-        ));
-    let _node = Background::spawn("node_exporter", &mut node, &host.dir.join("node.log"));
+    let _node = node_exporter(
+        Some(host),
+        &exporter,
+        Some(&metrics_dir),
+        &host.dir.join("node.log"),
+    );
     let rules = host.dir.join("rules.yml");
     std::fs::write(
         &rules,

@@ -16,7 +16,7 @@ use acceptance_tests::procs::wait_for;
 use acceptance_tests::prometheus::Prometheus;
 use acceptance_tests::ssh_hosts::{ensure_sudo_user, SshHost, SUDO_USER};
 use acceptance_tests::traefik::Traefik;
-use acceptance_tests::Workspace;
+use acceptance_tests::{dir_entries, Workspace};
 
 const ROUTE: &str = "homelab_traefik_route.app";
 const TARGET: &str = "homelab_prometheus_target.node";
@@ -96,16 +96,11 @@ resource "homelab_prometheus_target" "node" {{
     )
 }
 
+/// Temporary files an interrupted write would leave.
 fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".tmp"))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = dir_entries(dir);
+    names.retain(|n| n.ends_with(".tmp"));
+    names
 }
 
 /// Traefik inside `host`'s namespace, serving on its address and watching `dir`; the

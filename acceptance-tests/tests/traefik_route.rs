@@ -60,15 +60,9 @@ output "route_file" {{ value = homelab_traefik_route.whoami.config_path }}
 }
 
 fn temp_files(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = acceptance_tests::dir_entries(dir);
+    names.retain(|n| n.starts_with('.'));
+    names
 }
 
 #[test]
