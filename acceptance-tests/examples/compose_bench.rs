@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use acceptance_tests::ansible::Ansible;
 use acceptance_tests::docker::DockerEngine;
+use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::ssh_hosts::SshHost;
 use acceptance_tests::stats::{count_in_file, median, median_p90};
 use acceptance_tests::{repo_root, Workspace};
@@ -107,26 +108,7 @@ fn task_bench(host: &SshHost, rounds: usize) -> Result<(Duration, Duration, f64)
 }
 
 fn plan_config(host: &SshHost, stacks: usize) -> String {
-    let mut hcl = String::from(
-        r#"
-terraform {
-  required_providers {
-    homelab = { source = "tabiri/homelab" }
-  }
-}
-variable "key" {
-  type      = string
-  sensitive = true
-}
-variable "known_hosts" { type = string }
-provider "homelab" {
-  ssh {
-    private_key = var.key
-    known_hosts = var.known_hosts
-  }
-}
-"#,
-    );
+    let mut hcl = SshProvider::default().hcl();
     for i in 0..stacks {
         hcl.push_str(&format!(
             r#"

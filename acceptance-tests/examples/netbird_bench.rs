@@ -23,7 +23,7 @@ const RUNS: usize = 5;
 const RESOURCE_TYPES: usize = 3;
 
 fn hcl(hosts: &[(SshHost, acceptance_tests::netbird::Agent)]) -> String {
-    let mut hcl = String::from(acceptance_tests::netbird::PROVIDER_HCL);
+    let mut hcl = acceptance_tests::netbird::provider_hcl();
     hcl.push_str(
         r#"resource "homelab_netbird_setup_key" "lab" {
   name = "lab"

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::ssh_hosts::SshHost;
 use acceptance_tests::stats::{count_in_file as count, median};
 use acceptance_tests::Workspace;
@@ -33,12 +34,7 @@ fn routes_dir(base: &Path, name: &str) -> std::path::PathBuf {
 }
 
 fn config(hosts: &[(Option<&SshHost>, &Path)]) -> String {
-    let mut hcl = String::from(
-        "terraform {\n  required_providers {\n    homelab = { source = \"tabiri/homelab\" }\n  }\n}\n\
-         variable \"key\" {\n  type      = string\n  sensitive = true\n}\n\
-         variable \"known_hosts\" { type = string }\n\
-         provider \"homelab\" {\n  ssh {\n    private_key = var.key\n    known_hosts = var.known_hosts\n  }\n}\n",
-    );
+    let mut hcl = SshProvider::default().hcl();
     for i in 0..ROUTES {
         let (host, dir) = hosts[i % hosts.len()];
         let host_block = host

@@ -1,6 +1,7 @@
-//! A real Docker Engine (Debian's 20.10) per SSH test host: its own data-root, exec-root
-//! and socket, started inside the host's network namespace, and made the default engine of
-//! the host's SSH sessions (the socket is bind-mounted on `/run/docker.sock` in sshd's mount
+//! A real Docker Engine (Debian's 20.10), started the one way every test starts one: its own
+//! data-root, exec-root and socket in a directory of its own. Per SSH test host, started
+//! inside the host's network namespace and made the default engine of the host's SSH
+//! sessions (the socket is bind-mounted on `/run/docker.sock` in sshd's mount
 //! namespace). So stacks on two hosts never see each other, and `docker` on the host works
 //! as on any machine. No registry is reachable: images are built `FROM scratch` around
 //! Debian's static busybox (`httpd`, `sh`, `wget` for healthchecks).
@@ -24,15 +25,36 @@ pub struct DockerEngine {
 impl DockerEngine {
     /// Starts an engine inside `host`'s namespace and makes it the default of its sessions.
     pub fn start(host: &SshHost) -> Self {
+        let engine = Self::spawn(Some(host), None);
+        engine.serve_sessions_of(host);
+        engine.build_busybox_image("tabiri-test/busybox:1", "");
+        engine
+    }
+
+    /// Starts an engine on this machine (no namespace) reading `daemon_json`, for tests of
+    /// what dockerd makes of that file. Everything it keeps is in its own directory and it
+    /// has no bridge and no iptables rules: the machine's own Docker is left alone.
+    pub fn start_with_config(daemon_json: &Path) -> Self {
+        Self::spawn(None, Some(daemon_json))
+    }
+
+    fn spawn(host: Option<&SshHost>, daemon_json: Option<&Path>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("homelab-docker-")
             .tempdir()
             .expect("temp dir")
             .keep();
         let socket = dir.join("docker.sock");
-        let log = std::fs::File::create(dir.join("dockerd.log")).expect("log");
-        let dockerd = host
-            .in_netns("dockerd")
+        let log_path = dir.join("dockerd.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let mut command = match host {
+            Some(host) => host.in_netns("dockerd"),
+            None => Command::new("dockerd"),
+        };
+        if let Some(daemon_json) = daemon_json {
+            command.arg(format!("--config-file={}", daemon_json.display()));
+        }
+        let dockerd = command
             .arg(format!("--data-root={}", dir.join("data").display()))
             .arg(format!("--exec-root={}", dir.join("exec").display()))
             .arg(format!("--pidfile={}", dir.join("dockerd.pid").display()))
@@ -48,20 +70,24 @@ impl DockerEngine {
             .stderr(log)
             .spawn()
             .expect("start dockerd");
-        let engine = Self {
+        let mut engine = Self {
             dir,
             socket,
             dockerd: Some(dockerd),
         };
-        wait_for("dockerd to answer", Duration::from_secs(30), || {
+        wait_for("dockerd to answer", Duration::from_secs(60), || {
+            if let Some(Ok(Some(status))) = engine.dockerd.as_mut().map(Child::try_wait) {
+                panic!(
+                    "dockerd exited ({status}):\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
             engine
                 .docker(&["version", "--format", "{{.Server.Version}}"])
                 .status
                 .success()
                 .then_some(())
         });
-        engine.serve_sessions_of(host);
-        engine.build_busybox_image("tabiri-test/busybox:1", "");
         engine
     }
 
@@ -96,15 +122,16 @@ impl DockerEngine {
             .expect("run docker")
     }
 
-    /// `docker ARGS`, which must succeed; its stdout.
+    /// `docker ARGS`, which must succeed; its stdout, trimmed.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
         assert!(
             out.status.success(),
-            "docker {args:?} failed: {}",
+            "docker {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Builds `tag` from scratch with busybox as its entrypoint; `marker` goes into the

@@ -320,27 +320,5 @@ impl Drop for FakePve {
 /// The `terraform` and `provider` blocks of the issue's interface, reading the endpoint,
 /// password and CA file from variables.
 pub fn provider_block() -> String {
-    r#"terraform {
-  required_providers {
-    homelab = { source = "tabiri/homelab" }
-  }
-}
-
-variable "pve_endpoint" { type = string }
-variable "pve_password" {
-  type      = string
-  sensitive = true
-}
-variable "pve_ca_file" { type = string }
-
-provider "homelab" {
-  proxmox {
-    endpoint = var.pve_endpoint
-    username = "root@pam"
-    password = var.pve_password
-    ca_file  = var.pve_ca_file
-  }
-}
-"#
-    .to_string()
+    crate::hcl::proxmox_provider("var.pve_endpoint") + &crate::hcl::variable("pve_endpoint")
 }

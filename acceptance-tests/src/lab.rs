@@ -25,7 +25,9 @@ use crate::fakepve::{self, FakePve};
 use crate::moto::Moto;
 use crate::netbird::{Agent, NetbirdDouble};
 use crate::procs::{wait_for, Background};
+use crate::prometheus::{node_exporter, Prometheus};
 use crate::ssh_hosts::SshHost;
+use crate::traefik::Traefik;
 
 /// The lab's machines: (name, what it is, zone). Proxmox VMs and containers hold the local
 /// services, the EC2 instance the cloud edge.
@@ -93,6 +95,8 @@ pub struct LocalLab {
     pub moto: Moto,
     pub netbird: NetbirdDouble,
     pub hosts: Vec<LabHost>,
+    _traefik: Traefik,
+    _prometheus: Prometheus,
     _services: Vec<Background>,
 }
 
@@ -192,10 +196,10 @@ impl LocalLab {
                 std::fs::create_dir_all(dir.join("hosts").join(name).join(sub)).expect("host root");
             }
             // What Prometheus scrapes of the machine itself.
-            services.push(Background::spawn(
-                &format!("node_exporter on {name}"),
-                ssh.in_netns("prometheus-node-exporter")
-                    .arg(format!("--web.listen-address={}:9100", ssh.address)),
+            services.push(node_exporter(
+                Some(&ssh),
+                &format!("{}:9100", ssh.address),
+                None,
                 &dir.join(format!("node_exporter-{name}.log")),
             ));
             hosts.push(LabHost {
@@ -211,47 +215,29 @@ impl LocalLab {
 
         let traefik_dir = dir.join("traefik");
         std::fs::create_dir_all(&traefik_dir).expect("traefik dir");
-        services.push(Background::spawn(
-            "traefik",
-            Command::new(crate::tool("traefik"))
-                .arg(format!(
-                    "--entrypoints.web.address=127.0.0.1:{}",
-                    ports.traefik_web
-                ))
-                .arg(format!(
-                    "--entrypoints.traefik.address=127.0.0.1:{}",
-                    ports.traefik_api
-                ))
-                .arg("--api.insecure=true")
-                .arg(format!(
-                    "--providers.file.directory={}",
-                    traefik_dir.display()
-                ))
-                .arg("--providers.file.watch=true")
-                .arg("--providers.providersThrottleDuration=100ms"),
+        let traefik = Traefik::spawn(
+            None,
+            &format!("127.0.0.1:{}", ports.traefik_web),
+            &format!("127.0.0.1:{}", ports.traefik_api),
+            &traefik_dir,
             &dir.join("traefik.log"),
-        ));
+        );
 
         let metrics_dir = dir.join("metrics");
         let sd_dir = dir.join("prometheus/targets");
         std::fs::create_dir_all(&metrics_dir).expect("metrics dir");
         std::fs::create_dir_all(&sd_dir).expect("file_sd dir");
-        services.push(Background::spawn(
-            "node_exporter",
-            Command::new("prometheus-node-exporter")
-                .arg(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.node_exporter
-                ))
-                .arg(format!(
-                    "--collector.textfile.directory={}",
-                    metrics_dir.display()
-                )),
+        services.push(node_exporter(
+            None,
+            &format!("127.0.0.1:{}", ports.node_exporter),
+            Some(&metrics_dir),
             &dir.join("node_exporter.log"),
         ));
         write(&dir.join("prometheus/backups.rules.yml"), BACKUP_RULES);
-        write(
-            &dir.join("prometheus/prometheus.yml"),
+        let prometheus = Prometheus::spawn(
+            None,
+            &format!("127.0.0.1:{}", ports.prometheus),
+            &dir.join("prometheus"),
             &format!(
                 "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\
                  rule_files: [\"backups.rules.yml\"]\n\
@@ -262,23 +248,6 @@ impl LocalLab {
                 sd = sd_dir.display()
             ),
         );
-        services.push(Background::spawn(
-            "prometheus",
-            Command::new("prometheus")
-                .arg(format!(
-                    "--config.file={}",
-                    dir.join("prometheus/prometheus.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join("prometheus/data").display()
-                ))
-                .arg(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.prometheus
-                )),
-            &dir.join("prometheus.log"),
-        ));
 
         // The lab's DNS zone and the bucket Terraform's state may live in.
         run(
@@ -286,16 +255,8 @@ impl LocalLab {
             Command::new(fakepve::python()).args(["-c", SEED_AWS, &moto.endpoint]),
         );
 
-        wait_http(
-            "Traefik's API",
-            &format!("127.0.0.1:{}", ports.traefik_api),
-            "/api/overview",
-        );
-        wait_http(
-            "Prometheus",
-            &format!("127.0.0.1:{}", ports.prometheus),
-            "/-/ready",
-        );
+        traefik.wait_ready();
+        prometheus.wait_ready();
         wait_http(
             "node_exporter",
             &format!("127.0.0.1:{}", ports.node_exporter),
@@ -308,6 +269,8 @@ impl LocalLab {
             moto,
             netbird,
             hosts,
+            _traefik: traefik,
+            _prometheus: prometheus,
             _services: services,
         }
     }

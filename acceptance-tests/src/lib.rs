@@ -4,13 +4,16 @@
 //! Assertions read `terraform show -json`.
 
 pub mod ansible;
+pub mod ansible_fixtures;
 pub mod docker;
 pub mod fakepve;
+pub mod hcl;
 pub mod http;
 pub mod lab;
 pub mod moto;
 pub mod netbird;
 pub mod procs;
+pub mod prometheus;
 pub mod ssh_hosts;
 pub mod stats;
 pub mod traefik;
@@ -26,6 +29,20 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("acceptance-tests sits inside the repository")
         .to_path_buf()
+}
+
+/// The names in `dir`, sorted (none when it does not exist).
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// A tool installed by `scripts/setup.sh` into `.tools/bin`, or found on PATH.

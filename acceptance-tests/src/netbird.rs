@@ -618,30 +618,12 @@ impl Agent {
 /// The configuration head NetBird tests and benches share: the provider with its `ssh`
 /// block (variables `key`, `known_hosts`) and its `netbird` block (variables
 /// `netbird_url`, `netbird_token`).
-pub const PROVIDER_HCL: &str = r#"
-terraform {
-  required_providers {
-    homelab = { source = "tabiri/homelab" }
-  }
+pub fn provider_hcl() -> String {
+    crate::hcl::SshProvider {
+        variables: &["netbird_url"],
+        secrets: &["netbird_token"],
+        blocks: "  netbird {\n    management_url = var.netbird_url\n    token          = var.netbird_token\n  }\n",
+        ..Default::default()
+    }
+    .hcl()
 }
-variable "key" {
-  type      = string
-  sensitive = true
-}
-variable "known_hosts" { type = string }
-variable "netbird_url" { type = string }
-variable "netbird_token" {
-  type      = string
-  sensitive = true
-}
-provider "homelab" {
-  ssh {
-    private_key = var.key
-    known_hosts = var.known_hosts
-  }
-  netbird {
-    management_url = var.netbird_url
-    token          = var.netbird_token
-  }
-}
-"#;

@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::procs::wait_for;
 use acceptance_tests::ssh_hosts::SshHost;
 use acceptance_tests::Workspace;
@@ -224,32 +225,7 @@ impl Lab {
     fn hcl(&self, dump: &str, extra: &str) -> String {
         let d = |name: &str| self.dirs.join(name).display().to_string();
         format!(
-            r#"
-terraform {{
-  required_providers {{
-    homelab = {{ source = "tabiri/homelab" }}
-  }}
-}}
-variable "key" {{
-  type      = string
-  sensitive = true
-}}
-variable "known_hosts" {{ type = string }}
-variable "password" {{
-  type      = string
-  sensitive = true
-}}
-variable "heartbeat" {{
-  type      = string
-  sensitive = true
-}}
-provider "homelab" {{
-  ssh {{
-    private_key = var.key
-    known_hosts = var.known_hosts
-  }}
-}}
-resource "homelab_backup_job" "files" {{
+            r#"{head}resource "homelab_backup_job" "files" {{
   host {{
     address = "{address}"
     user    = "root"
@@ -269,6 +245,11 @@ resource "homelab_backup_job" "files" {{
   {extra}
 }}
 "#,
+            head = SshProvider {
+                secrets: &["password", "heartbeat"],
+                ..SshProvider::default()
+            }
+            .hcl(),
             address = self.host.address,
             repo = self.repo.display(),
             data = self.data.display(),
@@ -277,6 +258,14 @@ resource "homelab_backup_job" "files" {{
             cron = d("cron.d"),
             systemd = d("systemd"),
         )
+    }
+
+    /// The job's script run on the host as its scheduler runs it: `job.sh ACTION`.
+    fn job(&self, action: &str) -> Command {
+        let script = self.dirs.join("backup/files/job.sh");
+        let mut command = self.host.in_netns(script.to_str().unwrap());
+        command.arg(action);
+        command
     }
 
     fn metrics(&self) -> String {
@@ -500,13 +489,7 @@ fn a_failed_dump_fails_the_job_leaves_no_snapshot_and_alerts() {
     // A restore drill over a damaged repository fails and alerts like a failed backup.
     std::fs::create_dir_all(&lab.data).unwrap();
     std::fs::write(lab.data.join("c.txt"), "charlie\n").unwrap();
-    let job = lab.dirs.join("backup/files/job.sh");
-    let ok = lab
-        .host
-        .in_netns(job.to_str().unwrap())
-        .arg("backup")
-        .output()
-        .unwrap();
+    let ok = lab.job("backup").output().unwrap();
     assert!(
         ok.status.success(),
         "{}",
@@ -522,12 +505,7 @@ fn a_failed_dump_fails_the_job_leaves_no_snapshot_and_alerts() {
         std::fs::write(&pack, bytes).unwrap();
     }
     lab.heartbeats.clear();
-    let drill = lab
-        .host
-        .in_netns(job.to_str().unwrap())
-        .arg("restore-test")
-        .output()
-        .unwrap();
+    let drill = lab.job("restore-test").output().unwrap();
     assert!(
         !drill.status.success(),
         "a damaged snapshot passed the drill"
@@ -554,7 +532,6 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
     // Retention: a prune needs the repository to itself, so a stale lock matters to it.
     ws.config(&lab.hcl(GOOD_DUMP, r#"retention = { keep_last = 5 }"#));
     ws.apply();
-    let job = lab.dirs.join("backup/files/job.sh");
     for (round, signal) in ["KILL", "TERM"].into_iter().enumerate() {
         // New data each round, so the run is still reading when it is killed.
         let seed = 2654435761u32.wrapping_add(round as u32 * 7919);
@@ -562,12 +539,7 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
             .map(|i| (i.wrapping_mul(seed) >> 24) as u8 ^ round as u8)
             .collect();
         std::fs::write(lab.data.join("big.bin"), big).unwrap();
-        let mut run = lab
-            .host
-            .in_netns(job.to_str().unwrap())
-            .arg("backup")
-            .spawn()
-            .unwrap();
+        let mut run = lab.job("backup").spawn().unwrap();
         // Killed while it reads the data (its lock is taken before the first file).
         let pattern = format!("restic backup --json.*{}", lab.data.display());
         wait_for("restic reading the data", Duration::from_secs(30), || {
@@ -606,12 +578,7 @@ fn locks_passwords_and_unreachable_repositories_are_handled_never_guessed() {
                 .is_empty(),
             "SIGKILL/SIGTERM left restic's lock"
         );
-        let out = lab
-            .host
-            .in_netns(job.to_str().unwrap())
-            .arg("backup")
-            .output()
-            .unwrap();
+        let out = lab.job("backup").output().unwrap();
         assert!(
             out.status.success(),
             "the run after {signal}: {}",
@@ -791,6 +758,7 @@ fn wait_json(what: &str, addr: &str, path: &str, check: impl Fn(&Json) -> bool) 
 #[test]
 fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     use acceptance_tests::procs::Background;
+    use acceptance_tests::prometheus::{node_exporter, Prometheus};
     let lab = lab();
     let host = &lab.host;
     // moto (S3), node_exporter and Prometheus, all inside the host's namespace.
@@ -805,37 +773,28 @@ fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     });
     let metrics_dir = lab.dirs.join("metrics");
     let exporter = format!("{}:9100", host.address);
-    let mut node = host.in_netns("prometheus-node-exporter");
-    node.arg(format!("--web.listen-address={exporter}"))
-        .arg(format!(
-            "--collector.textfile.directory={}",
-            metrics_dir.display()
-        ));
-    let _node = Background::spawn("node_exporter", &mut node, &host.dir.join("node.log"));
+    let _node = node_exporter(
+        Some(host),
+        &exporter,
+        Some(&metrics_dir),
+        &host.dir.join("node.log"),
+    );
     let rules = host.dir.join("rules.yml");
     std::fs::write(
         &rules,
         "groups:\n  - name: backups\n    rules:\n      - alert: BackupFailed\n        expr: restic_backup_exit_code != 0\n      - alert: BackupTooOld\n        expr: time() - restic_backup_last_success_timestamp_seconds > 90000\n",
     )
     .unwrap();
-    let config = host.dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let prometheus = format!("{}:9090", host.address);
+    let _prom = Prometheus::start(
+        Some(host),
+        &prometheus,
+        &host.dir.join("prometheus"),
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{exporter}']\n",
             rules.display()
         ),
-    )
-    .unwrap();
-    let prometheus = format!("{}:9090", host.address);
-    let mut prom = host.in_netns("prometheus");
-    prom.arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.listen-address={prometheus}"))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            host.dir.join("tsdb").display()
-        ));
-    let _prom = Background::spawn("prometheus", &mut prom, &host.dir.join("prometheus.log"));
+    );
 
     let repo = format!("s3:http://{s3}/backups/files");
     let mut ws = lab.workspace();
@@ -886,12 +845,7 @@ fn s3_backups_restore_drills_and_alerts_in_prometheus() {
     );
 
     // The restore drill passes and says so in the metrics.
-    let job = lab.dirs.join("backup/files/job.sh");
-    let drill = host
-        .in_netns(job.to_str().unwrap())
-        .arg("restore-test")
-        .output()
-        .unwrap();
+    let drill = lab.job("restore-test").output().unwrap();
     assert!(
         drill.status.success(),
         "{}",
@@ -912,11 +866,7 @@ fn s3_backups_restore_drills_and_alerts_in_prometheus() {
 
     // A failing run: the exit code metric fires the alert in Prometheus.
     std::fs::rename(&lab.data, host.dir.join("moved-away")).unwrap();
-    let failed = host
-        .in_netns(job.to_str().unwrap())
-        .arg("backup")
-        .output()
-        .unwrap();
+    let failed = lab.job("backup").output().unwrap();
     assert!(!failed.status.success());
     wait_json("BackupFailed to fire", &prometheus, "/api/v1/alerts", |j| {
         j["data"]["alerts"].as_array().is_some_and(|a| {

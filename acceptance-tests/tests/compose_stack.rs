@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acceptance_tests::docker::DockerEngine;
+use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::procs::wait_for;
 use acceptance_tests::ssh_hosts::{ensure_sudo_user, SshHost, SUDO_USER};
 use acceptance_tests::Workspace;
@@ -87,28 +88,7 @@ impl<'a> Config<'a> {
     fn hcl(&self) -> String {
         let dir = self.host.dir.join("stacks/web");
         format!(
-            r#"
-terraform {{
-  required_providers {{
-    homelab = {{ source = "tabiri/homelab" }}
-  }}
-}}
-variable "key" {{
-  type      = string
-  sensitive = true
-}}
-variable "known_hosts" {{ type = string }}
-variable "greeting" {{
-  type      = string
-  sensitive = true
-}}
-provider "homelab" {{
-  ssh {{
-    private_key = var.key
-    known_hosts = var.known_hosts
-  }}
-}}
-resource "homelab_compose_stack" "web" {{
+            r#"{head}resource "homelab_compose_stack" "web" {{
   host {{
     address = "{address}"
     user    = "{user}"
@@ -131,6 +111,11 @@ EOT
 }}
 output "services" {{ value = homelab_compose_stack.web.services }}
 "#,
+            head = SshProvider {
+                secrets: &["greeting"],
+                ..SshProvider::default()
+            }
+            .hcl(),
             address = self.host.address,
             user = self.user,
             sudo = self.user != "root",

@@ -147,7 +147,7 @@ fn the_lab_applies_around_a_host_that_is_down_and_destroys_clean() {
     assert!(
         all_up(&seen),
         "Prometheus targets: {seen:#?}\n{}",
-        std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        std::fs::read_to_string(dir.path().join("prometheus/prometheus.log")).unwrap_or_default()
     );
     // The tier-1 backup ran during apply and restores the service's stack directory.
     let project = dir

@@ -5,7 +5,7 @@
 //! rate limits, a used-up key, an enrolment that never shows); bad input refused at plan;
 //! secrets never printed.
 
-use acceptance_tests::netbird::{Agent, NetbirdDouble, PROVIDER_HCL as PROVIDER};
+use acceptance_tests::netbird::{provider_hcl, Agent, NetbirdDouble};
 use acceptance_tests::ssh_hosts::SshHost;
 use acceptance_tests::Workspace;
 use serde_json::{json, Value as Json};
@@ -46,8 +46,9 @@ fn workspace(double: &NetbirdDouble, hosts: &[&MeshHost]) -> Workspace {
 /// LAN routed through the private host, `nextcloud` enrolled with the key and `edge`
 /// with a one-off key of its own.
 fn zone_model(nextcloud: &SshHost, edge: &SshHost) -> String {
+    let provider = provider_hcl();
     format!(
-        r#"{PROVIDER}
+        r#"{provider}
 resource "homelab_netbird_group" "dmz" {{ name = "dmz" }}
 resource "homelab_netbird_group" "private" {{ name = "private" }}
 resource "homelab_netbird_group" "management" {{ name = "management" }}
@@ -308,8 +309,9 @@ fn zone_model_applies_imports_and_destroys_back_to_the_seed() {
 
 /// One zone, its key, a policy and one enrolled host: the drift and fault tests' lab.
 fn small_lab(host: &SshHost, peer_extra: &str) -> String {
+    let provider = provider_hcl();
     format!(
-        r#"{PROVIDER}
+        r#"{provider}
 resource "homelab_netbird_group" "private" {{ name = "private" }}
 resource "homelab_netbird_setup_key" "private" {{
   name        = "private-hosts"
@@ -466,6 +468,7 @@ fn drift_behind_terraforms_back_shows_and_is_repaired() {
 
 #[test]
 fn faults_end_clearly_and_leave_nothing_half_done() {
+    let provider = provider_hcl();
     let double = NetbirdDouble::start();
     let app = mesh_host(&double);
     let ws = workspace(&double, &[&app]);
@@ -496,7 +499,7 @@ fn faults_end_clearly_and_leave_nothing_half_done() {
         .authorize(&app.host.client_key.with_extension("pub"));
     let mut ws2 = workspace(&double, &[&app, &second]);
     let one_off = format!(
-        r#"{PROVIDER}
+        r#"{provider}
 resource "homelab_netbird_setup_key" "once" {{
   name = "once"
   type = "one-off"
@@ -561,6 +564,7 @@ resource "homelab_netbird_peer" "second" {{
 
 #[test]
 fn bad_input_is_refused_at_plan_with_its_path() {
+    let provider = provider_hcl();
     let double = NetbirdDouble::start();
     let ws = workspace(&double, &[]);
     let cases: &[(&str, &str)] = &[
@@ -610,7 +614,7 @@ fn bad_input_is_refused_at_plan_with_its_path() {
         ),
     ];
     for (resource, expected) in cases {
-        ws.config(&format!("{PROVIDER}\n{resource}\n"));
+        ws.config(&format!("{provider}\n{resource}\n"));
         let text = ws.fails(&["plan", "-no-color", "-input=false"]);
         assert!(
             text.contains(expected),
@@ -620,7 +624,7 @@ fn bad_input_is_refused_at_plan_with_its_path() {
     let mut bad_token = workspace(&double, &[]);
     bad_token.var("netbird_token", "ghp_notanetbirdtoken");
     bad_token.config(&format!(
-        "{PROVIDER}\nresource \"homelab_netbird_group\" \"g\" {{ name = \"g\" }}\n"
+        "{provider}\nresource \"homelab_netbird_group\" \"g\" {{ name = \"g\" }}\n"
     ));
     let text = bad_token.fails(&["plan", "-no-color", "-input=false"]);
     assert!(

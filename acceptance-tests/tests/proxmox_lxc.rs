@@ -36,6 +36,16 @@ impl Default for Knobs<'_> {
 }
 
 fn config(k: &Knobs) -> String {
+    let Knobs {
+        ostemplate,
+        cores,
+        memory,
+        size_gb,
+        nesting,
+        network,
+        reboot_after_update,
+    } = k;
+    let provider = fakepve::provider_block();
     format!(
         r#"{provider}
 resource "homelab_proxmox_lxc" "jdownloader" {{
@@ -44,7 +54,7 @@ resource "homelab_proxmox_lxc" "jdownloader" {{
   ostemplate   = "{ostemplate}"
   cores        = {cores}
   memory       = {memory}
-  rootfs       = {{ storage = "local-lvm", size_gb = {size} }}
+  rootfs       = {{ storage = "local-lvm", size_gb = {size_gb} }}
   network      = {network}
   unprivileged = true
   features     = {{ nesting = {nesting} }}
@@ -52,17 +62,9 @@ resource "homelab_proxmox_lxc" "jdownloader" {{
   password     = "hunter2-root"
   started      = true
   tags         = ["media"]
-  reboot_after_update = {reboot}
+  reboot_after_update = {reboot_after_update}
 }}
-"#,
-        provider = fakepve::provider_block(),
-        ostemplate = k.ostemplate,
-        cores = k.cores,
-        memory = k.memory,
-        size = k.size_gb,
-        network = k.network,
-        nesting = k.nesting,
-        reboot = k.reboot_after_update,
+"#
     )
 }
 

@@ -6,6 +6,7 @@
 use std::process::Command;
 
 use acceptance_tests::fakepve::{self, FakePve, Options};
+use acceptance_tests::hcl;
 use acceptance_tests::Workspace;
 use serde_json::{json, Value as Json};
 
@@ -18,26 +19,7 @@ const KEY: &str =
 /// loopback address at port 8006).
 fn interface(fake: &FakePve) -> String {
     format!(
-        r#"terraform {{
-  required_providers {{
-    homelab = {{ source = "tabiri/homelab" }}
-  }}
-}}
-variable "pve_password" {{
-  type      = string
-  sensitive = true
-}}
-variable "pve_ca_file" {{ type = string }}
-
-provider "homelab" {{
-  proxmox {{
-    endpoint = "{endpoint}"
-    username = "root@pam"
-    password = var.pve_password
-    ca_file  = var.pve_ca_file
-  }}
-}}
-
+        r#"{provider}
 resource "homelab_proxmox_vm" "nextcloud" {{
   node   = "pve1"
   name   = "nextcloud"
@@ -70,7 +52,7 @@ resource "homelab_proxmox_lxc" "jdownloader" {{
 
 output "nextcloud_vmid" {{ value = homelab_proxmox_vm.nextcloud.vm_id }}
 "#,
-        endpoint = fake.endpoint()
+        provider = hcl::proxmox_provider(&format!("\"{}\"", fake.endpoint()))
     )
 }
 
@@ -158,6 +140,17 @@ impl Default for Knobs<'_> {
 }
 
 fn vm_config(k: &Knobs) -> String {
+    let Knobs {
+        template,
+        cores,
+        memory,
+        disks,
+        tags,
+        description,
+        reboot_after_update,
+        extra,
+    } = k;
+    let provider = fakepve::provider_block();
     format!(
         r#"{provider}
 resource "homelab_proxmox_vm" "nextcloud" {{
@@ -178,19 +171,10 @@ resource "homelab_proxmox_vm" "nextcloud" {{
   started     = true
   tags        = {tags}
   description = "{description}"
-  reboot_after_update = {reboot}
+  reboot_after_update = {reboot_after_update}
   {extra}
 }}
-"#,
-        provider = fakepve::provider_block(),
-        template = k.template,
-        cores = k.cores,
-        memory = k.memory,
-        disks = k.disks,
-        tags = k.tags,
-        description = k.description,
-        reboot = k.reboot_after_update,
-        extra = k.extra,
+"#
     )
 }
 

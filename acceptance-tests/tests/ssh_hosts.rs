@@ -10,37 +10,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use acceptance_tests::hcl::SshProvider;
 use acceptance_tests::http;
-use acceptance_tests::procs::{wait_for, Background};
+use acceptance_tests::procs::wait_for;
+use acceptance_tests::prometheus::Prometheus;
 use acceptance_tests::ssh_hosts::{ensure_sudo_user, SshHost, SUDO_USER};
-use acceptance_tests::Workspace;
+use acceptance_tests::traefik::Traefik;
+use acceptance_tests::{dir_entries, Workspace};
 
 const ROUTE: &str = "homelab_traefik_route.app";
 const TARGET: &str = "homelab_prometheus_target.node";
 
-fn header(extra_provider: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    homelab = {{ source = "tabiri/homelab" }}
-  }}
-}}
-variable "key" {{
-  type      = string
-  sensitive = true
-}}
-variable "known_hosts" {{ type = string }}
-provider "homelab" {{
-  ssh {{
-    private_key     = var.key
-    known_hosts     = var.known_hosts == "" ? null : var.known_hosts
-    connect_timeout = "3s"
-    {extra_provider}
-  }}
-}}
-"#
-    )
+/// The provider over SSH; an empty `known_hosts` variable leaves the setting unset.
+fn header() -> String {
+    SshProvider {
+        ssh: &[
+            (
+                "known_hosts",
+                r#"var.known_hosts == "" ? null : var.known_hosts"#,
+            ),
+            ("connect_timeout", r#""3s""#),
+        ],
+        ..SshProvider::default()
+    }
+    .hcl()
 }
 
 /// A directory on the shared filesystem only root may write to (as `/etc/...` would be).
@@ -103,71 +96,38 @@ resource "homelab_prometheus_target" "node" {{
     )
 }
 
+/// Temporary files an interrupted write would leave.
 fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".tmp"))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = dir_entries(dir);
+    names.retain(|n| n.ends_with(".tmp"));
+    names
 }
 
-/// Traefik inside `host`'s namespace, serving on its address and watching `dir`.
-fn traefik_in(host: &SshHost, dir: &Path) -> (Background, String) {
-    let mut command = host.in_netns(&acceptance_tests::tool("traefik").display().to_string());
-    command.args([
-        format!("--entrypoints.web.address={}:8000", host.address),
-        format!("--entrypoints.traefik.address={}:8080", host.address),
-        "--api.insecure=true".to_string(),
-        format!("--providers.file.directory={}", dir.display()),
-        "--providers.file.watch=true".to_string(),
-        "--providers.providersThrottleDuration=100ms".to_string(),
-    ]);
-    let process = Background::spawn("traefik", &mut command, &host.dir.join("traefik.log"));
-    let api = format!("{}:8080", host.address);
-    wait_for("Traefik in the namespace", Duration::from_secs(20), || {
-        http::get(&api, "localhost", "/api/overview")
-            .ok()
-            .filter(|(s, _)| *s == 200)
-    });
-    (process, format!("{}:8000", host.address))
-}
-
-/// Prometheus inside `host`'s namespace, reading file_sd files from `dir`.
-fn prometheus_in(host: &SshHost, dir: &Path) -> (Background, String) {
-    let config = host.dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: file_sd\n    \
-             file_sd_configs:\n      - files: ['{}/*.json']\n        refresh_interval: 1s\n",
-            dir.display()
-        ),
-    )
-    .expect("prometheus.yml");
-    let listen = format!("{}:9090", host.address);
-    let mut command = host.in_netns("prometheus");
-    command
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--web.listen-address={listen}"))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            host.dir.join("tsdb").display()
-        ));
-    let process = Background::spawn("prometheus", &mut command, &host.dir.join("prometheus.log"));
-    wait_for(
-        "Prometheus in the namespace",
-        Duration::from_secs(30),
-        || {
-            http::get(&listen, "localhost", "/-/ready")
-                .ok()
-                .filter(|(s, _)| *s == 200)
-        },
+/// Traefik inside `host`'s namespace, serving on its address and watching `dir`; the
+/// address of its web entrypoint.
+fn traefik_in(host: &SshHost, dir: &Path) -> (Traefik, String) {
+    let web = format!("{}:8000", host.address);
+    let traefik = Traefik::spawn(
+        Some(host),
+        &web,
+        &format!("{}:8080", host.address),
+        dir,
+        &host.dir.join("traefik.log"),
     );
-    (process, listen)
+    traefik.wait_ready();
+    (traefik, web)
+}
+
+/// Prometheus inside `host`'s namespace, reading file_sd files from `dir`; its address.
+fn prometheus_in(host: &SshHost, dir: &Path) -> (Prometheus, String) {
+    let listen = format!("{}:9090", host.address);
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: file_sd\n    \
+         file_sd_configs:\n      - files: ['{}/*.json']\n        refresh_interval: 1s\n",
+        dir.display()
+    );
+    let prometheus = Prometheus::start(Some(host), &listen, &host.dir.join("prometheus"), &config);
+    (prometheus, listen)
 }
 
 /// Waits until Prometheus scrapes `scrape_url` (a target from our file) with health "up".
@@ -213,7 +173,7 @@ fn routes_and_targets_on_two_ssh_hosts() {
     let scrape = vec![prometheus.clone()];
     let config = format!(
         "{}{}{}",
-        header(""),
+        header(),
         route(&web_host, &routes, &backend),
         target(&monitoring_host, &file_sd, &scrape)
     );
@@ -467,7 +427,7 @@ fn host_keys_are_always_verified() {
     let fingerprint = fingerprint_of(&a.host_public_key());
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host(""), &dir, "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
@@ -481,7 +441,7 @@ fn host_keys_are_always_verified() {
     let pinned_b = format!("host_key = \"{}\"", b.host_public_key());
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host(&pinned_b), &dir, "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
@@ -495,7 +455,7 @@ fn host_keys_are_always_verified() {
     let pinned_a = format!("host_key = \"{fingerprint}\"");
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host(&pinned_a), &dir, "127.0.0.1:1")
     ));
     ws.apply();
@@ -505,7 +465,7 @@ fn host_keys_are_always_verified() {
     // Trust on first use: records the key, refuses a changed one on the next plan.
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&host("trust_on_first_use = true"), &dir, "127.0.0.1:1")
     ));
     ws.apply();
@@ -546,7 +506,7 @@ fn agent_passphrase_keys_and_bastion() {
     );
     ws.config(&format!(
         "{}{vars}{}",
-        header(""),
+        header(),
         route(&host, &dir, "127.0.0.1:1")
     ));
     ws.apply();
@@ -597,7 +557,7 @@ fn agent_passphrase_keys_and_bastion() {
     let mut ws = workspace(&bastion, &[&bastion, &hidden]);
     ws.var("key", "");
     ws.env("SSH_AUTH_SOCK", sock.display().to_string());
-    let agent_header = header("").replace("private_key     = var.key\n", "");
+    let agent_header = header().replace("private_key     = var.key\n", "");
     let host = format!("host {{\n    address = \"{}\"\n  }}", bastion.address);
     ws.config(&format!(
         "{agent_header}{}",
@@ -645,7 +605,7 @@ fn faults_end_in_clear_errors_and_converge() {
     );
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route(&no_sudo, &dir, "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
@@ -674,11 +634,7 @@ fn faults_end_in_clear_errors_and_converge() {
         .unwrap();
     let root = format!("host {{\n    address = \"{}\"\n  }}", host.address);
     if remounted.success() {
-        ws.config(&format!(
-            "{}{}",
-            header(""),
-            route(&root, &ro, "127.0.0.1:1")
-        ));
+        ws.config(&format!("{}{}", header(), route(&root, &ro, "127.0.0.1:1")));
         let err = flat(&ws.fails(&["apply", "-auto-approve", "-input=false", "-no-color"]));
         assert!(err.contains("Read-only file system"), "{err}");
         assert!(leftovers(&ro).is_empty());
@@ -695,7 +651,7 @@ fn faults_end_in_clear_errors_and_converge() {
             )
         })
         .collect();
-    ws.config(&format!("{}{many}", header("")));
+    ws.config(&format!("{}{many}", header()));
     ws.ok(&["apply", "-auto-approve", "-input=false", "-parallelism=30"]);
     ws.expect_empty_plan();
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 30);
@@ -705,7 +661,7 @@ fn faults_end_in_clear_errors_and_converge() {
     // with errors naming the host, and the next apply converges with no temporary file
     // left on the host.
     let changed = many.replace("127.0.0.1:1", "127.0.0.1:2");
-    ws.config(&format!("{}{changed}", header("")));
+    ws.config(&format!("{}{changed}", header()));
     let mut child = ws.spawn(&[
         "apply",
         "-auto-approve",
@@ -783,7 +739,7 @@ fn bad_host_input_fails_at_plan_with_its_path() {
     for (block, path) in cases {
         let config = format!(
             "{}{bad_key_var}{}",
-            header("").replace("private_key     = var.key\n", ""),
+            header().replace("private_key     = var.key\n", ""),
             route(&format!("host {{\n    {block}\n  }}"), dir, "127.0.0.1:1")
         );
         ws.config(&config);
@@ -794,7 +750,7 @@ fn bad_host_input_fails_at_plan_with_its_path() {
     // A relative route directory, on a remote host too.
     let config = format!(
         "{}{}",
-        header("").replace("private_key     = var.key\n", ""),
+        header().replace("private_key     = var.key\n", ""),
         route(
             "host {\n    address = \"127.0.0.9\"\n  }",
             Path::new("relative/dir"),
@@ -807,7 +763,7 @@ fn bad_host_input_fails_at_plan_with_its_path() {
     // A provider key that is not a key.
     ws.config(&format!(
         "{}{}",
-        header(""),
+        header(),
         route("", Path::new("/tmp"), "127.0.0.1:1")
     ));
     let err = flat(&ws.fails(&["plan", "-input=false", "-no-color"]));
@@ -870,7 +826,7 @@ fn import_records_the_hosts_key_and_the_first_plan_holds_it_to_the_configuration
             "host {{\n    address = \"{}\"\n    {host_extra}\n  }}",
             a.address
         );
-        format!("{}{}", header(""), route(&host, &dir, "127.0.0.1:1"))
+        format!("{}{}", header(), route(&host, &dir, "127.0.0.1:1"))
     };
     let pinned_a = format!("host_key = \"{}\"", a.host_public_key());
     ws.config(&config(&pinned_a));

@@ -60,15 +60,9 @@ output "route_file" {{ value = homelab_traefik_route.whoami.config_path }}
 }
 
 fn temp_files(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut names = acceptance_tests::dir_entries(dir);
+    names.retain(|n| n.starts_with('.'));
+    names
 }
 
 #[test]
@@ -87,7 +81,7 @@ fn lifecycle_through_real_traefik() {
     // Create: the request reaches backend A through the route.
     ws.config(&route_config("whoami", &[a.as_str()], 10, true));
     ws.apply();
-    let file = traefik.routes_dir.path().join("whoami.toml");
+    let file = traefik.routes_dir().join("whoami.toml");
     assert!(file.exists());
     assert_eq!(ws.output("route_file"), file.display().to_string());
     let state = ws.resource(ADDRESS).expect("route in state");
@@ -133,12 +127,12 @@ fn lifecycle_through_real_traefik() {
     ws.expect_plan(ADDRESS, &["delete", "create"]);
     ws.apply();
     assert!(!file.exists());
-    assert!(traefik.routes_dir.path().join("whoami2.toml").exists());
+    assert!(traefik.routes_dir().join("whoami2.toml").exists());
     traefik.wait_for_response(HOST, 200, "backend-B");
 
     // Destroy: the file is gone and Traefik answers 404.
     ws.destroy();
-    assert!(std::fs::read_dir(traefik.routes_dir.path())
+    assert!(std::fs::read_dir(traefik.routes_dir())
         .unwrap()
         .next()
         .is_none());
