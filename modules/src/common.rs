@@ -9,11 +9,7 @@ use crate::runtime::Failure;
 
 /// `Invalid` from lab, worded as lab words it: `invalid <what>: field: problem; ...`.
 pub fn invalid(what: String, errors: Vec<FieldError>) -> Result<(), Failure> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(lab::Error::Invalid { what, errors }.into())
-    }
+    Ok(lab::validation::check(|| what, errors)?)
 }
 
 /// A file in the way that this collection did not write ([`lab::Error::NotManaged`]),

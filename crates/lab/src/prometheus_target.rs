@@ -204,15 +204,10 @@ impl PrometheusTarget {
 
     /// [`validate`](Self::validate) as a `Result`.
     pub fn check(&self) -> Result<(), Error> {
-        let errors = self.validate();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid {
-                what: format!("prometheus target {:?}", self.job),
-                errors,
-            })
-        }
+        crate::validation::check(
+            || format!("prometheus target {:?}", self.job),
+            self.validate(),
+        )
     }
 
     /// `<file_sd_dir>/<job>.json`.

@@ -253,15 +253,7 @@ impl TraefikRoute {
 
     /// [`validate`](Self::validate) as a `Result`, for callers that only need to stop.
     pub fn check(&self) -> Result<(), Error> {
-        let errors = self.validate();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid {
-                what: format!("traefik route {:?}", self.name),
-                errors,
-            })
-        }
+        crate::validation::check(|| format!("traefik route {:?}", self.name), self.validate())
     }
 
     /// `<config_dir>/<name>.toml`.
