@@ -1984,7 +1984,10 @@ fn prometheus_target_refuses_a_file_it_did_not_write() {
     assert!(run.ok(NS, "own changed").changed);
     let own = sd_dir.path().join("own.json");
     let written: Json = serde_json::from_str(&std::fs::read_to_string(&own).unwrap()).unwrap();
-    assert_eq!(written, json!([{"targets": ["other.lab:9100"], "labels": {}}]));
+    assert_eq!(
+        written,
+        json!([{"targets": ["other.lab:9100"], "labels": {}}])
+    );
     let gone = ansible
         .play(
             &hosts,
