@@ -8,7 +8,7 @@
 //! builtin also runs with pipelining on (a third column, for information: the issue's
 //! comparison is with Ansible's default):
 //! `tabiri.homelab.traefik_route` against `ansible.builtin.copy` writing the same bytes
-//! (what `lab::traefik_route::TraefikRoute::render()` gives, into another file of the same
+//! (what `lab::traefik::TraefikRoute::render()` gives, into another file of the same
 //! directory; every round writes a new route name to a new file, so no task is a no-op),
 //! and `tabiri.homelab.health_check` against `ansible.builtin.uri` GETting the same URL of
 //! a backend bound on the host side of the namespace's veth pair. One unmeasured round
@@ -31,7 +31,7 @@ use acceptance_tests::ansible::{collection_tarball, collections_path, Ansible, R
 use acceptance_tests::http::serve_text_on;
 use acceptance_tests::ssh_hosts::SshHost;
 use acceptance_tests::stats::median_p90;
-use lab::traefik_route::TraefikRoute;
+use lab::traefik::TraefikRoute;
 use serde_json::{json, Value as Json};
 
 const HOST: &str = "bench";

@@ -17,7 +17,7 @@ use acceptance_tests::ansible_fixtures::{dir_entries, ns_host, path_str, temp_di
 use acceptance_tests::http::start_backend;
 use acceptance_tests::repo_root;
 use acceptance_tests::ssh_hosts::localhost;
-use lab::traefik_route::TraefikRoute;
+use lab::traefik::TraefikRoute;
 use serde_json::{json, Value as Json};
 
 // ---------------------------------------------------------------------------------------

@@ -140,3 +140,92 @@ fn prometheus_target_is_scraped_by_real_prometheus() {
         },
     );
 }
+
+/// `prometheus_target` leaves a target file it did not write alone, as
+/// `homelab_prometheus_target` does: writing over it and removing it both fail, naming the
+/// file, and its bytes stay as they were (in check mode too); its own file beside it is
+/// still written, rewritten and removed.
+#[test]
+fn prometheus_target_refuses_a_file_it_did_not_write() {
+    let ns = ns_host();
+    let sd_dir = temp_dir("file-sd-foreign");
+    let sd = path_str(sd_dir.path());
+    let foreign = sd_dir.path().join("foreign.json");
+    let foreign_text = "[{\"targets\": [\"hand.lab:9100\"]}]\n";
+    std::fs::write(&foreign, foreign_text).unwrap();
+    let hosts = [ns.inventory_host(NS)];
+    let task = |name: &str, job: &str, target: &str, state: &str| {
+        json!({
+            "name": name,
+            "ignore_errors": job == "foreign",
+            "tabiri.homelab.prometheus_target": {
+                "job": job,
+                "targets": [target],
+                "file_sd_dir": sd,
+                "state": state,
+            }
+        })
+    };
+    let ansible = Ansible::new("2.19");
+    let tasks = json!([
+        task("overwrite foreign", "foreign", "ours.lab:9100", "present"),
+        task("remove foreign", "foreign", "ours.lab:9100", "absent"),
+        task("own", "own", "ours.lab:9100", "present"),
+        task("own changed", "own", "other.lab:9100", "present"),
+    ]);
+
+    let checked = ansible.play(&hosts, tasks.clone()).check().run();
+    for name in ["overwrite foreign", "remove foreign"] {
+        let refused = checked.failed(NS, name);
+        assert!(
+            refused.msg.contains(&path_str(&foreign)),
+            "check mode fails as the real run would: {}",
+            refused.msg
+        );
+    }
+    assert!(checked.ok(NS, "own").changed);
+
+    let run = ansible.play(&hosts, tasks).run();
+    for (name, remedy) in [
+        ("overwrite foreign", "should replace it"),
+        ("remove foreign", "should be removed"),
+    ] {
+        let refused = run.failed(NS, name);
+        assert!(!refused.changed, "{name}: {}", refused.result);
+        assert_eq!(
+            refused.msg,
+            format!(
+                "{} exists and was not written by Tabiri Homelab (it is not a target list as \
+                 this tool writes it), so it was left alone; move it away or delete it if this \
+                 prometheus target {remedy}",
+                foreign.display()
+            ),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        foreign_text.as_bytes(),
+        "the foreign file is byte-identical"
+    );
+
+    // Its own file: written, rewritten with other targets, removed.
+    assert!(run.ok(NS, "own").changed);
+    assert!(run.ok(NS, "own changed").changed);
+    let own = sd_dir.path().join("own.json");
+    let written: Json = serde_json::from_str(&std::fs::read_to_string(&own).unwrap()).unwrap();
+    assert_eq!(
+        written,
+        json!([{"targets": ["other.lab:9100"], "labels": {}}])
+    );
+    let gone = ansible
+        .play(
+            &hosts,
+            json!([task("remove own", "own", "other.lab:9100", "absent")]),
+        )
+        .run();
+    gone.assert_success();
+    assert!(gone.ok(NS, "remove own").changed);
+    assert_eq!(dir_entries(sd_dir.path()), vec!["foreign.json".to_string()]);
+    assert_eq!(std::fs::read(&foreign).unwrap(), foreign_text.as_bytes());
+}

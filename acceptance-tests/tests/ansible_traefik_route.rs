@@ -12,7 +12,7 @@ use acceptance_tests::http::serve_text;
 use acceptance_tests::procs::free_port;
 use acceptance_tests::ssh_hosts::localhost;
 use acceptance_tests::traefik::Traefik;
-use lab::traefik_route::TraefikRoute;
+use lab::traefik::TraefikRoute;
 use serde_json::{json, Value as Json};
 
 /// The route task, with per-host values from host variables and the backend from `-e`.

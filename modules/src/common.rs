@@ -9,11 +9,32 @@ use crate::runtime::Failure;
 
 /// `Invalid` from lab, worded as lab words it: `invalid <what>: field: problem; ...`.
 pub fn invalid(what: String, errors: Vec<FieldError>) -> Result<(), Failure> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(lab::Error::Invalid { what, errors }.into())
-    }
+    Ok(lab::validation::check(|| what, errors)?)
+}
+
+/// A file in the way that this collection did not write ([`lab::Error::NotManaged`]),
+/// worded for the task: the path, `why` it is someone else's file, and the way out. Any
+/// other error as lab words it.
+pub fn not_written_here(error: lab::Error, why: &str) -> Failure {
+    let lab::Error::NotManaged {
+        path,
+        operation,
+        mark,
+        ..
+    } = error
+    else {
+        return error.into();
+    };
+    Failure::new(format!(
+        "{} exists and was not written by Tabiri Homelab ({why}), so it was left alone; move \
+         it away or delete it if this {} should {}",
+        path.display(),
+        mark.holds,
+        match operation {
+            lab::error::FileOperation::Write => "replace it",
+            lab::error::FileOperation::Delete => "be removed",
+        }
+    ))
 }
 
 /// Whether the directory `dir` (option `option`) exists. With `must_exist` (a file is to

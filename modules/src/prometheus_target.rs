@@ -1,10 +1,13 @@
 //! `tabiri.homelab.prometheus_target`: scrape targets for one job as a Prometheus file_sd
 //! file, `<file_sd_dir>/<job>.json` ([`lab::prometheus_target`]).
 //!
-//! Options are the fields of [`PrometheusTarget`] plus `state` and `create_dir`.
-//! Returns `path` and `action` (`create`, `update`, `delete`, `none`).
+//! Options are the fields of [`PrometheusTarget`] plus `state` and `create_dir`. Only
+//! files this module wrote ([`target::MARK`]: exactly what it writes for the targets they
+//! hold) are overwritten or deleted ([`Ownership::RequireMark`]), as the Terraform
+//! resource refuses a file it did not write. Returns `path` and `action` (`create`,
+//! `update`, `delete`, `none`).
 
-use lab::prometheus_target::{self as target, PrometheusTarget};
+use lab::prometheus_target::{self as target, Ownership, PrometheusTarget};
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
@@ -47,7 +50,8 @@ pub fn spec() -> Spec {
                 .choices(&["present", "absent"])
                 .default(json!("present"))
                 .description(&[
-                    "V(present) writes the target file, V(absent) deletes it.",
+                    "V(present) writes the target file, V(absent) deletes it (only if this \
+                     module wrote it).",
                     "With V(absent), only O(job) and O(file_sd_dir) are needed.",
                 ]),
             Opt::new("create_dir", Type::BOOL)
@@ -72,6 +76,9 @@ pub fn documentation() -> Documentation {
              configuration matches it.",
             "Writes are atomic (a temporary file renamed in the same directory), so Prometheus \
              never reads a half-written file.",
+            "A file at the path that is not exactly what this module writes for the targets it \
+             holds (a hand-written list, another tool's file) was written by someone else and \
+             is never overwritten or deleted; the task fails instead.",
         ],
         version_added: "0.1.0",
         notes: &[],
@@ -82,7 +89,8 @@ pub fn documentation() -> Documentation {
         }],
         check_mode: Attribute {
             support: Support::Full,
-            details: "Reports the change it would make without writing.",
+            details: "Reports the change it would make without writing, and fails as the real \
+                      run would (a file it did not write).",
         },
         diff_mode: Attribute {
             support: Support::Full,
@@ -129,6 +137,11 @@ pub fn documentation() -> Documentation {
     }
 }
 
+/// A target file this module did not write in the way, worded for the task.
+fn foreign(e: lab::Error) -> Failure {
+    common::not_written_here(e, target::MARK.missing)
+}
+
 pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
     let p = &ctx.params;
     let present = p.str("state") == Some("present");
@@ -156,12 +169,13 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
         None
     };
     let plan = target::plan(&path, desired.as_ref(), actual.as_deref());
+    plan.check(Ownership::RequireMark).map_err(foreign)?;
 
     if !ctx.check_mode && plan.changed() {
         if present && !dir_exists {
             lab::file_plan::ensure_dir(std::path::Path::new(&dir))?;
         }
-        target::apply(&plan)?;
+        target::apply(&plan, Ownership::RequireMark).map_err(foreign)?;
     }
 
     let shown = path.display().to_string();

@@ -1,9 +1,9 @@
 //! `tabiri.homelab.traefik_route`: a Traefik route file, the same capability (and the
 //! same bytes on disk) as the Terraform resource `homelab_traefik_route`.
 //!
-//! Options are the fields of [`lab::traefik_route::TraefikRoute`] plus `state` and
+//! Options are the fields of [`lab::traefik::TraefikRoute`] plus `state` and
 //! `create_dir`. Only files carrying our ownership header are overwritten or deleted
-//! ([`Ownership::RequireHeader`]). With `traefik_api_url`, a run that is not in check
+//! ([`Ownership::RequireMark`]). With `traefik_api_url`, a run that is not in check
 //! mode waits (30 s at most) until Traefik serves the route as written, or no longer
 //! lists it for `state: absent`: every run, so a route Traefik rejected keeps failing
 //! until it is fixed. The wait speaks plain http only (`lab::http::Client::plain`), which
@@ -14,8 +14,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lab::file_plan::Action as FileAction;
-use lab::traefik_route::{self as route, Action, Ownership, TraefikRoute, HEADER_PREFIX};
+use lab::traefik::{self as route, Ownership, TraefikRoute, HEADER_PREFIX};
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
@@ -250,31 +249,12 @@ pub fn documentation() -> Documentation {
     }
 }
 
+/// A file without our header in the way, worded for the task.
 fn lab_failure(e: lab::Error) -> Failure {
-    match e {
-        lab::Error::NotManaged {
-            path, operation, ..
-        } => Failure::new(format!(
-            "{} exists and was not written by Tabiri Homelab (its first line is not the \
-             \"{HEADER_PREFIX}\" header), so it was left alone; move it away or delete it \
-             if this route should {}",
-            path.display(),
-            match operation {
-                lab::error::FileOperation::Write => "replace it",
-                lab::error::FileOperation::Delete => "be removed",
-            }
-        )),
-        other => other.into(),
-    }
-}
-
-fn file_action(a: Action) -> FileAction {
-    match a {
-        Action::None => FileAction::None,
-        Action::Create => FileAction::Create,
-        Action::Update => FileAction::Update,
-        Action::Delete => FileAction::Delete,
-    }
+    common::not_written_here(
+        e,
+        &format!("its first line is not the \"{HEADER_PREFIX}\" header"),
+    )
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
@@ -323,7 +303,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
         None
     };
     let plan = route::plan(&path, desired.as_ref(), actual.as_ref());
-    plan.check(Ownership::RequireHeader).map_err(lab_failure)?;
+    plan.check(Ownership::RequireMark).map_err(lab_failure)?;
 
     let shown = path.display().to_string();
     let diff = plan
@@ -333,9 +313,9 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
     values.insert("path".into(), shown.clone().into());
     values.insert("action".into(), plan.action.as_str().into());
     let summary = if present {
-        common::summary(file_action(plan.action), Path::new(&path), ctx.check_mode)
+        common::summary(plan.action, &path, ctx.check_mode)
     } else {
-        common::absent_summary(file_action(plan.action), Path::new(&path), ctx.check_mode)
+        common::absent_summary(plan.action, &path, ctx.check_mode)
     };
 
     if !ctx.check_mode {
@@ -343,7 +323,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Outcome, Failure> {
             if present && !dir_exists {
                 lab::file_plan::ensure_dir(Path::new(&config_dir))?;
             }
-            route::apply(&plan, Ownership::RequireHeader).map_err(lab_failure)?;
+            route::apply(&plan, Ownership::RequireMark).map_err(lab_failure)?;
         }
         if let Some(api) = &api_url {
             let client = lab::http::Client::plain();

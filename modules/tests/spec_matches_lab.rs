@@ -8,7 +8,7 @@ use lab::compose::ComposeStack;
 use lab::docker_logging::DockerLogging;
 use lab::health_check::HealthCheck;
 use lab::prometheus_target::PrometheusTarget;
-use lab::traefik_route::TraefikRoute;
+use lab::traefik::TraefikRoute;
 use serde_json::Value;
 use tabiri_homelab_modules::args::{Scalar, Spec, Type};
 use tabiri_homelab_modules::{

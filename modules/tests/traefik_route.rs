@@ -4,7 +4,7 @@ mod support;
 
 use std::fs;
 
-use lab::traefik_route::TraefikRoute;
+use lab::traefik::TraefikRoute;
 use serde_json::{json, Value};
 use support::{path_str, run, serve};
 

@@ -63,11 +63,11 @@ impl Provider for HomelabProvider {
         let state = &self.state;
         vec![
             kit::resource(
-                resources::traefik_route::TraefikRouteResource,
+                resources::traefik_route::TraefikRouteResource::default(),
                 state.clone(),
             ),
             kit::resource(
-                resources::prometheus_target::PrometheusTargetResource,
+                resources::prometheus_target::PrometheusTargetResource::default(),
                 state.clone(),
             ),
             kit::resource(

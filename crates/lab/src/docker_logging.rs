@@ -120,15 +120,7 @@ impl DockerLogging {
 
     /// [`validate`](Self::validate) as a `Result`.
     pub fn check(&self) -> Result<(), Error> {
-        let errors = self.validate();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid {
-                what: "docker logging settings".into(),
-                errors,
-            })
-        }
+        crate::validation::check(|| "docker logging settings".into(), self.validate())
     }
 
     pub fn file_path(&self) -> PathBuf {

@@ -35,12 +35,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A file is in the way that Tabiri Homelab did not write, and the caller does not own it.
-    #[error("{}", not_managed_message(path, name, *operation))]
+    /// A file is in the way that Tabiri Homelab did not write (it lacks `mark`), and the
+    /// caller does not own it.
+    #[error("{}", not_managed_message(path, name, *operation, mark))]
     NotManaged {
         path: PathBuf,
         name: String,
         operation: FileOperation,
+        mark: &'static crate::file_plan::Mark,
     },
 
     /// A file exists but cannot be read as a route file (for import).
@@ -104,16 +106,23 @@ fn io_hint(source: &std::io::Error, path: &std::path::Path) -> String {
     String::new()
 }
 
-fn not_managed_message(path: &std::path::Path, name: &str, op: FileOperation) -> String {
+fn not_managed_message(
+    path: &std::path::Path,
+    name: &str,
+    op: FileOperation,
+    mark: &crate::file_plan::Mark,
+) -> String {
     let path = path.display();
+    let holds = mark.holds;
     match op {
         FileOperation::Write => format!(
-            "{path} exists and is not managed by Tabiri Homelab; import it as route \
+            "{path} exists and is not managed by Tabiri Homelab; import it as {holds} \
              \"{name}\" or move it away"
         ),
         FileOperation::Delete => format!(
-            "{path} is not managed by Tabiri Homelab (it lacks the ownership header), so it \
-             was left in place; remove it by hand if route \"{name}\" should go"
+            "{path} is not managed by Tabiri Homelab ({}), so it was left in place; remove \
+             it by hand if {holds} \"{name}\" should go",
+            mark.missing
         ),
     }
 }

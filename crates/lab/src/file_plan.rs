@@ -3,12 +3,16 @@
 //! the content on disk, return the change with both texts (Terraform plan, Ansible check
 //! and diff mode), then carry it out with an atomic write or a removal.
 //!
-//! Capabilities that need an ownership rule on top (Traefik routes) have their own plan.
+//! The ownership rule, one for every capability whose files must not clobber someone
+//! else's (Traefik routes, Prometheus targets): a file at the path that lacks the
+//! capability's [`Mark`] was written by someone else, and a [`MarkedPlan`] refuses to
+//! overwrite or delete it unless the caller owns the path ([`Ownership`]).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::FileOperation;
 use crate::files;
 use crate::Error;
 
@@ -106,6 +110,131 @@ pub async fn apply_on(host: &dyn crate::host::Host, plan: &FilePlan) -> Result<(
             host.remove_file(&plan.path).await.map(|_| ())
         }
     }
+}
+
+/// Who may overwrite or delete an existing file that lacks its capability's [`Mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Only files carrying the mark are touched; anything else at the path is an error.
+    /// For Ansible, and for Terraform when creating a resource.
+    RequireMark,
+    /// The caller's state already owns the path (a Terraform resource in state,
+    /// including one imported from a hand-written file): overwrite or delete it even
+    /// without the mark. The next write adds the mark.
+    Owned,
+}
+
+/// How a capability tells a file this tool wrote from one someone else wrote.
+#[derive(Debug)]
+pub struct Mark {
+    /// What one file holds, in messages: `route` gives `import it as route "whoami"`.
+    pub holds: &'static str,
+    /// How a file without the mark looks, in words after "it": `it lacks the ownership
+    /// header`.
+    pub missing: &'static str,
+    /// Whether a file's bytes carry the mark.
+    pub carried_by: fn(&[u8]) -> bool,
+}
+
+/// A [`FilePlan`] under the ownership rule: what would change, with both contents for a
+/// diff, and whether the file there now carries the capability's [`Mark`].
+#[derive(Debug, Clone)]
+pub struct MarkedPlan {
+    pub action: Action,
+    /// What the file is named after (the route, the job), for messages.
+    pub name: String,
+    pub path: PathBuf,
+    /// The file content now; `None` when there is no file.
+    pub before: Option<String>,
+    /// The file content after apply; `None` when the file is to be absent.
+    pub after: Option<String>,
+    /// Whether the existing file carries the mark (`false` if there is none).
+    pub before_marked: bool,
+    mark: &'static Mark,
+}
+
+impl PartialEq for MarkedPlan {
+    fn eq(&self, other: &Self) -> bool {
+        // Plans of one capability share one mark; the rest says what changes.
+        self.file_plan() == other.file_plan()
+            && self.name == other.name
+            && self.before_marked == other.before_marked
+    }
+}
+
+impl MarkedPlan {
+    /// `plan` for the file named after `name`; `before_marked` says whether the file the
+    /// plan saw carries `mark` ([`Mark::carried_by`]; `false` when there was none).
+    pub fn new(plan: FilePlan, name: String, mark: &'static Mark, before_marked: bool) -> Self {
+        MarkedPlan {
+            action: plan.action,
+            name,
+            path: plan.path,
+            before: plan.before,
+            after: plan.after,
+            before_marked,
+            mark,
+        }
+    }
+
+    pub fn changed(&self) -> bool {
+        self.action != Action::None
+    }
+
+    /// Whether [`apply_marked`] would be refused under `ownership`, judged from the file
+    /// the plan saw; call it at plan time (Terraform plan, Ansible check mode) to fail
+    /// early. [`apply_marked`] checks again against the file as it is then.
+    pub fn check(&self, ownership: Ownership) -> Result<(), Error> {
+        self.allowed(ownership, self.before.is_some(), self.before_marked)
+    }
+
+    /// The ownership rule against the file as it is now (`None`: no file).
+    pub fn check_current(&self, ownership: Ownership, current: Option<&[u8]>) -> Result<(), Error> {
+        self.allowed(
+            ownership,
+            current.is_some(),
+            current.is_some_and(self.mark.carried_by),
+        )
+    }
+
+    fn allowed(&self, ownership: Ownership, exists: bool, marked: bool) -> Result<(), Error> {
+        if self.action == Action::None || !exists || marked || ownership == Ownership::Owned {
+            return Ok(());
+        }
+        Err(Error::NotManaged {
+            path: self.path.clone(),
+            name: self.name.clone(),
+            operation: if self.action == Action::Delete {
+                FileOperation::Delete
+            } else {
+                FileOperation::Write
+            },
+            mark: self.mark,
+        })
+    }
+
+    /// The same change as a plain file change, for [`apply`] and [`apply_on`] once the
+    /// ownership rule has been checked.
+    pub fn file_plan(&self) -> FilePlan {
+        FilePlan {
+            action: self.action,
+            path: self.path.clone(),
+            before: self.before.clone(),
+            after: self.after.clone(),
+        }
+    }
+}
+
+/// Carries out `plan` on the local filesystem under the ownership rule, checked against
+/// the file as it is now, not as the plan saw it, so a file that appeared since the plan
+/// is not overwritten by accident.
+pub fn apply_marked(plan: &MarkedPlan, ownership: Ownership) -> Result<(), Error> {
+    if !plan.changed() {
+        return Ok(());
+    }
+    let current = files::read_optional(&plan.path)?;
+    plan.check_current(ownership, current.as_deref())?;
+    apply(&plan.file_plan())
 }
 
 /// Whether `dir` is a directory: `Ok(false)` when nothing is there, an error when

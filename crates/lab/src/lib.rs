@@ -26,9 +26,8 @@
 //!   or over SSH (russh), with one shared connection per host.
 //! - [`file_plan`]: plan and apply for capabilities that manage one whole file.
 //! - `http` (feature `blocking-http`): a small blocking HTTP(S) client, no async runtime.
-//! - [`traefik_rule`]: parser and checker for Traefik v3 router rules.
-//! - [`traefik_route`]: the Traefik route capability (`homelab_traefik_route`,
-//!   `traefik_route`).
+//! - [`traefik`]: the Traefik route capability (`homelab_traefik_route`,
+//!   `traefik_route`) and its parser and checker for Traefik v3 router rules.
 //! - [`netbird`]: the NetBird mesh: groups, setup keys, policies, routes, peers enrolled
 //!   from the host (`homelab_netbird_*`, `netbird_enroll`).
 //! - [`prometheus_target`]: Prometheus file_sd scrape targets (`prometheus_target`).
@@ -66,8 +65,7 @@ pub mod prometheus_target;
 #[cfg(feature = "async-http")]
 pub mod proxmox;
 pub mod secret;
-pub mod traefik_route;
-pub mod traefik_rule;
+pub mod traefik;
 pub mod validation;
 
 pub use error::Error;

@@ -7,7 +7,10 @@
 //! never reads half a file.
 //!
 //! JSON has no comments, so unlike Traefik route files these carry no ownership header:
-//! the file named after the job is the job's.
+//! a target file this tool wrote is recognised by its form ([`MARK`]): exactly what
+//! [`PrometheusTarget::render`] writes for the targets and labels it holds. Anything else
+//! at the path (a hand-written list, another tool's file) is someone else's, and
+//! [`apply`] leaves it alone unless the caller owns the path ([`Ownership::Owned`]).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -15,7 +18,8 @@ use std::path::{Component, Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::file_plan::{self, FilePlan};
+pub use crate::file_plan::Ownership;
+use crate::file_plan::{self, FilePlan, Mark, MarkedPlan};
 use crate::files;
 use crate::validation::{FieldError, PathSegment};
 use crate::Error;
@@ -200,15 +204,10 @@ impl PrometheusTarget {
 
     /// [`validate`](Self::validate) as a `Result`.
     pub fn check(&self) -> Result<(), Error> {
-        let errors = self.validate();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Invalid {
-                what: format!("prometheus target {:?}", self.job),
-                errors,
-            })
-        }
+        crate::validation::check(
+            || format!("prometheus target {:?}", self.job),
+            self.validate(),
+        )
     }
 
     /// `<file_sd_dir>/<job>.json`.
@@ -219,21 +218,59 @@ impl PrometheusTarget {
     /// The file content: one target group, pretty JSON (2-space indent), targets in the
     /// order given, labels sorted by name, and a final newline. Deterministic.
     pub fn render(&self) -> String {
-        #[derive(Serialize)]
-        struct Group<'a> {
-            targets: &'a [String],
-            labels: &'a BTreeMap<String, String>,
-        }
-        let groups = [Group {
-            targets: &self.targets,
-            labels: &self.labels,
-        }];
-        let mut text =
-            serde_json::to_string_pretty(&groups).expect("strings and maps always serialize");
-        text.push('\n');
-        text
+        render_group(&self.targets, &self.labels)
     }
 }
+
+/// One target group as [`PrometheusTarget::render`] writes it.
+fn render_group(targets: &[String], labels: &BTreeMap<String, String>) -> String {
+    #[derive(Serialize)]
+    struct Group<'a> {
+        targets: &'a [String],
+        labels: &'a BTreeMap<String, String>,
+    }
+    let groups = [Group { targets, labels }];
+    let mut text =
+        serde_json::to_string_pretty(&groups).expect("strings and maps always serialize");
+    text.push('\n');
+    text
+}
+
+/// One target group as a file holds it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Group {
+    targets: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// The one target group in `bytes`; `Err` says why the file is something else.
+fn read_group(bytes: &[u8]) -> Result<Group, String> {
+    let groups: Vec<Group> = serde_json::from_slice(bytes)
+        .map_err(|e| format!("it is not a file_sd target list: {e}"))?;
+    <[Group; 1]>::try_from(groups)
+        .map(|[group]| group)
+        .map_err(|groups| {
+            format!(
+                "it holds {} target groups; a target file holds exactly one",
+                groups.len()
+            )
+        })
+}
+
+/// Whether `bytes` are exactly what [`PrometheusTarget::render`] writes for the one target
+/// group they hold: the mark of a target file this tool wrote.
+fn written_by_render(bytes: &[u8]) -> bool {
+    read_group(bytes).is_ok_and(|g| render_group(&g.targets, &g.labels).as_bytes() == bytes)
+}
+
+/// A target file this tool wrote is byte for byte its rendering of the targets it holds.
+pub static MARK: Mark = Mark {
+    holds: "prometheus target",
+    missing: "it is not a target list as this tool writes it",
+    carried_by: written_by_render,
+};
 
 /// The bytes of the target file at `path`; `None` when there is none.
 pub fn read_target_file(path: &Path) -> Result<Option<Vec<u8>>, Error> {
@@ -242,38 +279,30 @@ pub fn read_target_file(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 
 /// Compares the desired targets (`None`: the file should not exist) with the file's
 /// bytes. `path` is `desired.file_path()` when targets are desired. Makes no I/O.
-pub fn plan(path: &Path, desired: Option<&PrometheusTarget>, actual: Option<&[u8]>) -> FilePlan {
+pub fn plan(path: &Path, desired: Option<&PrometheusTarget>, actual: Option<&[u8]>) -> MarkedPlan {
     debug_assert!(
         !matches!(desired, Some(d) if d.file_path() != path),
         "plan: path {} is not the desired target's file",
         path.display()
     );
-    file_plan::plan(path, desired.map(PrometheusTarget::render), actual)
+    let job = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let change: FilePlan = file_plan::plan(path, desired.map(PrometheusTarget::render), actual);
+    MarkedPlan::new(change, job, &MARK, actual.is_some_and(written_by_render))
 }
 
-/// Carries out a plan: atomic write or removal. The directory must exist.
-pub fn apply(plan: &FilePlan) -> Result<(), Error> {
-    file_plan::apply(plan)
+/// Carries out a plan under the ownership rule ([`file_plan::apply_marked`]): atomic
+/// write or removal. The directory must exist.
+pub fn apply(plan: &MarkedPlan, ownership: Ownership) -> Result<(), Error> {
+    file_plan::apply_marked(plan, ownership)
 }
 
 /// The targets a file at `path` holds, read back for drift and import: one target group
 /// (what [`PrometheusTarget::render`] writes). `Err` says why the file is something else.
 pub fn parse_target_file(path: &Path, bytes: &[u8]) -> Result<PrometheusTarget, String> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Group {
-        targets: Vec<String>,
-        #[serde(default)]
-        labels: BTreeMap<String, String>,
-    }
-    let groups: Vec<Group> = serde_json::from_slice(bytes)
-        .map_err(|e| format!("it is not a file_sd target list: {e}"))?;
-    let [group] = <[Group; 1]>::try_from(groups).map_err(|groups| {
-        format!(
-            "it holds {} target groups; a target file holds exactly one",
-            groups.len()
-        )
-    })?;
+    let group = read_group(bytes)?;
     let job = match (path.file_stem(), path.extension()) {
         (Some(stem), Some(ext)) if ext == "json" => stem.to_string_lossy().into_owned(),
         _ => return Err("its name is not <job>.json".into()),
@@ -356,7 +385,7 @@ mod tests {
         let p = plan(&path, Some(&t), actual.as_deref());
         assert_eq!(p.action, Action::Create);
         assert_eq!(p.before, None);
-        apply(&p).unwrap();
+        apply(&p, Ownership::RequireMark).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), t.render());
 
         let again = plan(&path, Some(&t), read_target_file(&path).unwrap().as_deref());
@@ -374,7 +403,7 @@ mod tests {
 
         let delete = plan(&path, None, read_target_file(&path).unwrap().as_deref());
         assert_eq!(delete.action, Action::Delete);
-        apply(&delete).unwrap();
+        apply(&delete, Ownership::RequireMark).unwrap();
         assert!(!path.exists());
         assert_eq!(
             plan(&path, None, read_target_file(&path).unwrap().as_deref()).action,
@@ -389,8 +418,57 @@ mod tests {
         std::fs::write(t.file_path(), "[]\n").unwrap();
         let p = plan(&t.file_path(), Some(&t), Some(b"[]\n"));
         assert_eq!(p.action, Action::Update);
-        apply(&p).unwrap();
+        // The caller owns the path (a Terraform resource in state): drift is rewritten.
+        apply(&p, Ownership::Owned).unwrap();
         assert_eq!(std::fs::read_to_string(t.file_path()).unwrap(), t.render());
+    }
+
+    #[test]
+    fn a_file_this_tool_did_not_write_is_left_alone_unless_owned() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = target(dir.path().to_str().unwrap());
+        let path = t.file_path();
+        let foreign = "[{\"targets\": [\"other:9100\"]}]\n";
+        std::fs::write(&path, foreign).unwrap();
+        let bytes = read_target_file(&path).unwrap();
+        assert!(!(MARK.carried_by)(foreign.as_bytes()));
+
+        let write = plan(&path, Some(&t), bytes.as_deref());
+        assert!(!write.before_marked);
+        let refused = write.check(Ownership::RequireMark).unwrap_err().to_string();
+        assert_eq!(
+            refused,
+            format!(
+                "{} exists and is not managed by Tabiri Homelab; import it as prometheus \
+                 target \"node\" or move it away",
+                path.display()
+            )
+        );
+        assert!(apply(&write, Ownership::RequireMark).is_err());
+        let delete = plan(&path, None, bytes.as_deref());
+        let refused = apply(&delete, Ownership::RequireMark)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("(it is not a target list as this tool writes it)"),
+            "{refused}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), foreign);
+
+        // Owned: the caller's state says the path is its own.
+        apply(&write, Ownership::Owned).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), t.render());
+
+        // Its own file, whatever targets it holds now, is its to rewrite and remove.
+        let mut other = t.clone();
+        other.targets = vec!["new.lab:9100".into()];
+        let ours = read_target_file(&path).unwrap();
+        let update = plan(&path, Some(&other), ours.as_deref());
+        assert!(update.before_marked);
+        apply(&update, Ownership::RequireMark).unwrap();
+        let delete = plan(&path, None, read_target_file(&path).unwrap().as_deref());
+        apply(&delete, Ownership::RequireMark).unwrap();
+        assert!(!path.exists());
     }
 
     #[test]

@@ -7,6 +7,19 @@
 
 use std::fmt;
 
+/// `errors` as a `Result`, for callers that only need to stop: [`crate::Error::Invalid`]
+/// about `what` (`traefik route "whoami"`) when there are any.
+pub fn check(what: impl FnOnce() -> String, errors: Vec<FieldError>) -> Result<(), crate::Error> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Error::Invalid {
+            what: what(),
+            errors,
+        })
+    }
+}
+
 /// One step in the path to an argument: a field, a list index or a map key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PathSegment {

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use lab::deadline::Deadline;
-use lab::traefik_route::{
+use lab::traefik::{
     apply, plan, read_route_file, wait_until_routed, wait_until_unrouted, Ownership, TraefikRoute,
 };
 use serde_json::json;
@@ -51,7 +51,7 @@ fn traefik_on_path() -> bool {
 fn converge(desired: Option<&TraefikRoute>, path: &Path) {
     let actual = read_route_file(path).unwrap();
     let p = plan(path, desired, actual.as_ref());
-    apply(&p, Ownership::RequireHeader).unwrap();
+    apply(&p, Ownership::RequireMark).unwrap();
 }
 
 async fn get(url: &str, host: &str) -> (u16, String) {

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use lab::traefik_route::{
+use lab::traefik::{
     apply, import_route, plan, read_route_file, route_file_path, validate_location, Action,
     Ownership, TraefikRoute, HEADER_PREFIX,
 };
@@ -107,7 +107,7 @@ fn validation_reports_every_problem_with_its_path() {
         "config_dir: must be an absolute path (the directory Traefik's file provider watches, e.g. /etc/traefik/dynamic), got \"etc/traefik\"".to_owned(),
         format!(
             "rule: unknown matcher \"Hots\" (known: {}) at column 1; did you mean Host?",
-            lab::traefik_rule::MATCHERS.join(", ")
+            lab::traefik::rule::MATCHERS.join(", ")
         ),
         "entrypoints[0]: must not be empty".to_owned(),
         "servers[1]: must be an http(s) URL, got \"ftp://x\"".to_owned(),
@@ -245,7 +245,7 @@ fn create_then_nothing_to_do_then_delete() {
     assert_eq!(p.action, Action::Create);
     assert_eq!(p.before, None);
     assert_eq!(p.after.as_deref(), Some(r.render().as_str()));
-    apply(&p, Ownership::RequireHeader).unwrap();
+    apply(&p, Ownership::RequireMark).unwrap();
     assert_eq!(fs::read_to_string(&path).unwrap(), r.render());
     assert_eq!(
         fs::metadata(&path).unwrap().permissions().mode() & 0o777,
@@ -254,35 +254,32 @@ fn create_then_nothing_to_do_then_delete() {
     assert_eq!(dir_entries(dir.path()), vec!["whoami.toml"]);
 
     // Converged: same plan on the second run, nothing written.
-    assert_eq!(
-        converge(&r, Ownership::RequireHeader).unwrap(),
-        Action::None
-    );
+    assert_eq!(converge(&r, Ownership::RequireMark).unwrap(), Action::None);
 
     let actual = read_route_file(&path).unwrap();
     let p = plan(&path, None, actual.as_ref());
     assert_eq!(p.action, Action::Delete);
     assert_eq!(p.after, None);
     assert_eq!(p.before.as_deref(), Some(r.render().as_str()));
-    apply(&p, Ownership::RequireHeader).unwrap();
+    apply(&p, Ownership::RequireMark).unwrap();
     assert!(!path.exists());
 
     // Absent and already gone.
     let p = plan(&path, None, None);
     assert_eq!(p.action, Action::None);
     assert!(!p.changed());
-    apply(&p, Ownership::RequireHeader).unwrap();
+    apply(&p, Ownership::RequireMark).unwrap();
 }
 
 #[test]
 fn deleting_a_file_that_vanished_since_the_plan_is_fine() {
     let dir = tempfile::tempdir().unwrap();
     let r = minimal(dir.path());
-    converge(&r, Ownership::RequireHeader).unwrap();
+    converge(&r, Ownership::RequireMark).unwrap();
     let actual = read_route_file(&r.file_path()).unwrap();
     let p = plan(&r.file_path(), None, actual.as_ref());
     fs::remove_file(r.file_path()).unwrap();
-    apply(&p, Ownership::RequireHeader).unwrap();
+    apply(&p, Ownership::RequireMark).unwrap();
     apply(&p, Ownership::Owned).unwrap();
 }
 
@@ -290,7 +287,7 @@ fn deleting_a_file_that_vanished_since_the_plan_is_fine() {
 fn hand_edits_are_drift() {
     let dir = tempfile::tempdir().unwrap();
     let r = route(dir.path());
-    converge(&r, Ownership::RequireHeader).unwrap();
+    converge(&r, Ownership::RequireMark).unwrap();
     let path = r.file_path();
     let original = read_route_file(&path).unwrap().unwrap();
 
@@ -315,7 +312,7 @@ fn hand_edits_are_drift() {
     assert_eq!(file.parsed.as_ref(), Some(&r));
     assert_ne!(file.sha256, original.sha256);
     assert_eq!(
-        converge(&r, Ownership::RequireHeader).unwrap(),
+        converge(&r, Ownership::RequireMark).unwrap(),
         Action::Update
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), r.render());
@@ -342,11 +339,11 @@ fn a_foreign_file_refuses_create_until_owned() {
     );
     // Refused at plan time (check mode) and at apply, and the file is untouched.
     assert_eq!(
-        p.check(Ownership::RequireHeader).unwrap_err().to_string(),
+        p.check(Ownership::RequireMark).unwrap_err().to_string(),
         expected
     );
     assert_eq!(
-        apply(&p, Ownership::RequireHeader).unwrap_err().to_string(),
+        apply(&p, Ownership::RequireMark).unwrap_err().to_string(),
         expected
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), foreign);
@@ -361,10 +358,7 @@ fn a_foreign_file_refuses_create_until_owned() {
     let file = read_route_file(&path).unwrap().unwrap();
     assert!(file.managed);
     assert!(file.content.starts_with(HEADER_PREFIX));
-    assert_eq!(
-        converge(&r, Ownership::RequireHeader).unwrap(),
-        Action::None
-    );
+    assert_eq!(converge(&r, Ownership::RequireMark).unwrap(), Action::None);
 }
 
 #[test]
@@ -374,7 +368,7 @@ fn a_file_appearing_after_the_plan_is_not_overwritten() {
     let p = plan(&r.file_path(), Some(&r), None);
     assert_eq!(p.action, Action::Create);
     fs::write(r.file_path(), "# someone else's\n").unwrap();
-    let err = apply(&p, Ownership::RequireHeader).unwrap_err().to_string();
+    let err = apply(&p, Ownership::RequireMark).unwrap_err().to_string();
     assert!(err.contains("is not managed by Tabiri Homelab"), "{err}");
     assert_eq!(
         fs::read_to_string(r.file_path()).unwrap(),
@@ -390,7 +384,7 @@ fn deleting_a_foreign_file_needs_ownership() {
     let file = read_route_file(&path).unwrap().unwrap();
     let p = plan(&path, None, Some(&file));
     assert_eq!(p.action, Action::Delete);
-    let err = apply(&p, Ownership::RequireHeader).unwrap_err().to_string();
+    let err = apply(&p, Ownership::RequireMark).unwrap_err().to_string();
     assert_eq!(
         err,
         format!(
@@ -411,7 +405,7 @@ fn unwritable_directory_fails_with_the_path_and_leaves_nothing() {
     let not_a_dir = dir.path().join("traefik");
     fs::write(&not_a_dir, "").unwrap();
     let r = minimal(&not_a_dir);
-    let err = converge(&r, Ownership::RequireHeader)
+    let err = converge(&r, Ownership::RequireMark)
         .unwrap_err()
         .to_string();
     assert!(
@@ -421,7 +415,7 @@ fn unwritable_directory_fails_with_the_path_and_leaves_nothing() {
     );
     assert!(err.contains("Not a directory (os error 20)"), "{err}");
     let p = plan(&r.file_path(), Some(&r), None);
-    let err = apply(&p, Ownership::RequireHeader).unwrap_err().to_string();
+    let err = apply(&p, Ownership::RequireMark).unwrap_err().to_string();
     assert!(err.contains(&r.file_path().display().to_string()), "{err}");
     assert_eq!(dir_entries(dir.path()), vec!["traefik"]);
 
@@ -431,7 +425,7 @@ fn unwritable_directory_fails_with_the_path_and_leaves_nothing() {
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o500)).unwrap();
     if fs::write(ro.join("probe"), "").is_err() {
         let r = minimal(&ro);
-        let err = converge(&r, Ownership::RequireHeader)
+        let err = converge(&r, Ownership::RequireMark)
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -450,7 +444,7 @@ fn unwritable_directory_fails_with_the_path_and_leaves_nothing() {
 fn missing_config_dir_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let r = minimal(&dir.path().join("dynamic"));
-    let err = converge(&r, Ownership::RequireHeader)
+    let err = converge(&r, Ownership::RequireMark)
         .unwrap_err()
         .to_string();
     assert_eq!(

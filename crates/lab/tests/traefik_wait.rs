@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use lab::deadline::Deadline;
-use lab::traefik_route::{wait_until_routed, wait_until_unrouted, TraefikRoute};
+use lab::traefik::{wait_until_routed, wait_until_unrouted, TraefikRoute};
 use serde_json::json;
 
 /// The deadline of a wait in these tests, named as the setting a user would raise.

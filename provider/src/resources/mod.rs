@@ -18,3 +18,4 @@ pub mod proxmox_lxc;
 pub mod proxmox_vm;
 pub mod route53_record;
 pub mod traefik_route;
+pub mod whole_file;
