@@ -10,6 +10,7 @@
 //! A `null` value counts as not given (so its default applies), which is also what the
 //! lab types do with `null`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Number, Value};
@@ -80,9 +81,11 @@ pub struct Opt {
     pub choices: &'static [&'static str],
     /// Value replaced in `invocation` and scrubbed from all output.
     pub no_log: bool,
-    /// Paragraphs of the option's documentation (Ansible markup: O(), V(), C()). The sidecar
+    /// Paragraphs of the option's documentation (Ansible markup: O(), V(), C()). For an
+    /// option that is a field of the module's lab type, only what Ansible users need beyond
+    /// that field's doc comment, which comes first (see [`crate::lab_docs`]). The sidecar
     /// docs add what the spec itself says: the group rules and no_log (see [`crate::docs`]).
-    pub description: &'static [&'static str],
+    pub description: Vec<Cow<'static, str>>,
 }
 
 impl Opt {
@@ -94,7 +97,7 @@ impl Opt {
             default: None,
             choices: &[],
             no_log: false,
-            description: &[],
+            description: Vec::new(),
         }
     }
     pub fn required(mut self) -> Self {
@@ -113,8 +116,15 @@ impl Opt {
         self.no_log = true;
         self
     }
+    /// Adds paragraphs to the option's description.
     pub fn description(mut self, paragraphs: &'static [&'static str]) -> Self {
-        self.description = paragraphs;
+        self.description
+            .extend(paragraphs.iter().map(|p| Cow::Borrowed(*p)));
+        self
+    }
+    /// Adds one paragraph made at run time (a shared text naming this module's options).
+    pub fn paragraph(mut self, paragraph: impl Into<Cow<'static, str>>) -> Self {
+        self.description.push(paragraph.into());
         self
     }
 }

@@ -14,7 +14,8 @@ use lab::host::{Host, Local};
 use serde_json::{json, Map, Value};
 
 use crate::args::{Opt, Scalar, Spec, Type};
-use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::docs::{Attribute, Documentation, LabFields, Return, SeeAlso, Support};
+use crate::fragments;
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 
 pub const MODULE: Module = Module { spec, run };
@@ -45,98 +46,44 @@ pub fn spec() -> Spec {
     Spec::new(
         "backup_job",
         vec![
-            Opt::new("name", Type::STR).required().description(&[
-                "The job's name: lower-case letters, digits, C(-) and C(_). It names the units, \
-                 the cron file and the snapshots' C(tabiri-job:<name>) tag.",
-            ]),
-            Opt::new("repository", Type::STR).description(&[
-                "The restic repository: an absolute path, C(sftp:user@host:/path) or \
-                 C(s3:https://endpoint/bucket/path). Required with O(state=present).",
-            ]),
-            Opt::new("password", Type::STR).no_log().description(&[
-                "The repository password, kept on the host in a 0600 file only. Required with \
-                 O(state=present).",
-            ]),
+            Opt::new("name", Type::STR).required(),
+            Opt::new("repository", Type::STR),
+            Opt::new("password", Type::STR).no_log(),
             Opt::new("env", Type::Dict(Scalar::Str))
                 .no_log()
-                .default(json!({}))
-                .description(&["Environment for restic (cloud keys), kept in a 0600 file."]),
-            Opt::new("options", Type::List(Scalar::Str))
-                .default(json!([]))
-                .description(&[
-                    "restic's extended options (C(-o key=value)) for every command, for example \
-                     V(sftp.command=ssh -p 2222 backup@nas -s sftp).",
-                ]),
-            Opt::new("paths", Type::List(Scalar::Str))
-                .default(json!([]))
-                .description(&["Absolute paths to back up."]),
-            Opt::new("excludes", Type::List(Scalar::Str))
-                .default(json!([]))
-                .description(&["Exclude patterns, as restic's C(--exclude) takes them."]),
-            Opt::new("tags", Type::List(Scalar::Str))
-                .default(json!([]))
-                .description(&["Tags for every snapshot, besides C(tabiri-job:<name>)."]),
-            Opt::new("dumps", Type::List(Scalar::Dict))
-                .default(json!([]))
-                .description(&[
-                    "Dumps streamed into restic, each C({name, command}) with C(command) an \
-                     argument vector. A dump that exits non-zero fails the run and its snapshot \
-                     is forgotten.",
-                ]),
-            Opt::new("schedule", Type::STR).description(&[
-                "When the backup runs, in systemd calendar syntax (V(*-*-* 02:30:00), V(daily)). \
-                 On a cron host an expression cron cannot say is refused. Required with \
-                 O(state=present).",
-            ]),
+                .default(json!({})),
+            Opt::new("options", Type::List(Scalar::Str)).default(json!([])),
+            Opt::new("paths", Type::List(Scalar::Str)).default(json!([])),
+            Opt::new("excludes", Type::List(Scalar::Str)).default(json!([])),
+            Opt::new("tags", Type::List(Scalar::Str)).default(json!([])),
+            Opt::new("dumps", Type::List(Scalar::Dict)).default(json!([])),
+            Opt::new("schedule", Type::STR),
             Opt::new("scheduler", Type::STR)
                 .choices(&["auto", "systemd", "cron"])
-                .default(json!("auto"))
-                .description(&["V(auto) uses systemd where it runs, else cron."]),
-            Opt::new("retention", Type::Document).description(&[
-                "C(keep_last), C(keep_daily), C(keep_weekly), C(keep_monthly), C(keep_yearly): \
-                 applied with C(forget --prune) after each successful backup.",
-            ]),
-            Opt::new("check", Type::Document).description(&[
-                "C({schedule, read_data_subset}): C(restic check) on its own schedule, never \
-                 overlapping a backup.",
-            ]),
-            Opt::new("heartbeat_url", Type::STR).no_log().description(&[
-                "A healthchecks.io-style URL: C(/start), success, C(/fail) with the log's tail. \
-                 Kept in a 0600 file, passed to curl in a config file, never on a command line.",
-            ]),
-            Opt::new("metrics_dir", Type::STR).description(&[
-                "A node_exporter textfile directory for the job's C(restic_*) metrics.",
-            ]),
-            Opt::new("restore_test", Type::Document).description(&[
-                "C({schedule, sample}): restore C(sample) files of the latest snapshot (0: all) \
-                 and compare their hashes with the snapshot; a mismatch fails and alerts.",
-            ]),
+                .default(json!("auto")),
+            Opt::new("retention", Type::Document),
+            Opt::new("check", Type::Document)
+                .description(&["Keys C(schedule) and C(read_data_subset)."]),
+            Opt::new("heartbeat_url", Type::STR)
+                .no_log()
+                .description(&["Passed to curl in a config file, never on a command line."]),
+            Opt::new("metrics_dir", Type::STR),
+            Opt::new("restore_test", Type::Document)
+                .description(&["Keys C(schedule) and C(sample)."]),
             Opt::new("run_now", Type::BOOL)
                 .default(json!(false))
-                .description(&["Run a backup now, when the job changed (or is new)."]),
+                .description(&["In a task, a backup runs when the job changed (or is new)."]),
             Opt::new("missing_paths", Type::STR)
                 .choices(&["fail", "warn"])
-                .default(json!("fail"))
-                .description(&["What a missing path makes a run."]),
-            Opt::new("timeout", Type::STR)
-                .default(json!("6h"))
-                .description(&["How long one run may take (systemd C(TimeoutStartSec))."]),
-            Opt::new("config_dir", Type::STR)
-                .default(json!(lab::backup::CONFIG_DIR))
-                .description(&["Where the job's directory is made."]),
-            Opt::new("systemd_dir", Type::STR)
-                .default(json!(lab::backup::SYSTEMD_DIR))
-                .description(&["Where systemd units are written."]),
-            Opt::new("cron_dir", Type::STR)
-                .default(json!(lab::backup::CRON_DIR))
-                .description(&["Where the cron entry is written."]),
-            Opt::new("state", Type::STR)
-                .choices(&["present", "absent"])
-                .default(json!("present"))
-                .description(&[
-                    "V(absent) removes the job and its schedule; the repository and its \
+                .default(json!("fail")),
+            Opt::new("timeout", Type::STR).default(json!("6h")),
+            Opt::new("config_dir", Type::STR).default(json!(lab::backup::CONFIG_DIR)),
+            Opt::new("systemd_dir", Type::STR).default(json!(lab::backup::SYSTEMD_DIR)),
+            Opt::new("cron_dir", Type::STR).default(json!(lab::backup::CRON_DIR)),
+            fragments::state(&[
+                "V(absent) removes the job and its schedule; the repository and its \
                      snapshots stay.",
-                ]),
+            ]),
         ],
     )
     .required_if_any("state", "present", &["repository"])
@@ -146,6 +93,7 @@ pub fn spec() -> Spec {
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: Some(LabFields::of::<BackupJob>()),
         short_description: "Manage a restic backup job that proves itself on the target host",
         description: &[
             "Writes a job script, its secret files (0600) and a systemd timer or a cron.d \

@@ -30,6 +30,7 @@ pub fn spec() -> Spec {
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: None,
         short_description: "Run a backup job's restore drill now",
         description: &[
             "Restores the files the job's C(restore_test) samples (all files without one) from \

@@ -17,7 +17,7 @@ use lab::secret::Secret;
 use serde_json::{json, Map, Value};
 
 use crate::args::{Opt, Scalar, Spec, Type};
-use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::docs::{Attribute, Documentation, LabFields, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 
 const STACK_FIELDS: &[&str] = &[
@@ -37,37 +37,19 @@ pub fn spec() -> Spec {
     Spec::new(
         "compose_stack",
         vec![
-            Opt::new("project", Type::STR).required().description(&[
-                "The Compose project name: lower-case letters, digits, C(-) and C(_), starting \
-                 with a letter or digit.",
-            ]),
-            Opt::new("compose", Type::STR).description(&[
-                "The compose file's text (YAML), written to C(compose.yaml) in O(project_dir).",
-            ]),
+            Opt::new("project", Type::STR).required(),
+            Opt::new("compose", Type::STR),
             Opt::new("definition", Type::Document).description(&[
                 "The compose file as a dict, instead of O(compose) (written as JSON, which \
                  Compose reads as YAML).",
             ]),
             Opt::new("env", Type::Dict(Scalar::Str))
                 .no_log()
-                .default(json!({}))
-                .description(&[
-                    "Values the compose file interpolates (C(${NAME})), written to the project's \
-                     C(.env) with mode 0600.",
-                    "Never logged or returned, and never on a command line on the host.",
-                ]),
+                .default(json!({})),
             Opt::new("files", Type::Dict(Scalar::Str))
                 .no_log()
-                .default(json!({}))
-                .description(&[
-                    "Extra files the compose file references, by path relative to \
-                     O(project_dir), for example C(config/php.ini).",
-                    "Files used as Compose C(secrets) get mode 0600, the others 0644. A service \
-                     that mounts a file whose content changes is recreated.",
-                ]),
-            Opt::new("project_dir", Type::STR).description(&[
-                "The project directory. Defaults to C(/opt/tabiri/stacks/<project>).",
-            ]),
+                .default(json!({})),
+            Opt::new("project_dir", Type::STR),
             Opt::new("state", Type::STR)
                 .choices(&["present", "absent", "stopped", "restarted"])
                 .default(json!("present"))
@@ -78,28 +60,17 @@ pub fn spec() -> Spec {
                 ]),
             Opt::new("pull", Type::STR)
                 .choices(&["missing", "always", "never"])
-                .default(json!("missing"))
-                .description(&[
-                    "When images are pulled: V(missing), V(always) (a pull that brings nothing \
-                     new changes nothing) or V(never).",
-                ]),
+                .default(json!("missing")),
             Opt::new("wait", Type::BOOL)
                 .default(json!(true))
                 .description(&[
-                    "Wait until every service runs (and is healthy, with a healthcheck); when it \
-                     does not within O(wait_timeout), the previous version is brought back and \
-                     the task fails naming the service and the end of its log.",
+                    "On failure the task names the service and shows the end of its log.",
                 ]),
-            Opt::new("wait_timeout", Type::STR)
-                .default(json!("5m"))
-                .description(&["How long O(wait) waits, as a duration (V(90s), V(3m))."]),
+            Opt::new("wait_timeout", Type::STR).default(json!("5m")),
             Opt::new("remove_volumes", Type::BOOL)
                 .default(json!(false))
-                .description(&["With O(state=absent), also remove the project's named volumes."]),
-            Opt::new("docker_host", Type::STR).description(&[
-                "The Docker daemon, as C(docker -H) takes it (for example \
-                 V(unix:///run/user/1000/docker.sock) for rootless Docker).",
-            ]),
+                .description(&["Applies with O(state=absent)."]),
+            Opt::new("docker_host", Type::STR),
         ],
     )
     .mutually_exclusive(&["compose", "definition"])
@@ -108,6 +79,7 @@ pub fn spec() -> Spec {
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: Some(LabFields::of::<ComposeStack>()),
         short_description: "Manage a Docker Compose project on the target host",
         description: &[
             "Writes the compose file, the C(.env) values and extra files into the project \

@@ -11,7 +11,7 @@ use lab::file_plan::Action;
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Spec, Type};
-use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::docs::{Attribute, Documentation, LabFields, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 
 pub const MODULE: Module = Module { spec, run };
@@ -20,22 +20,16 @@ pub fn spec() -> Spec {
     Spec::new(
         "docker_logging",
         vec![
-            Opt::new("max_size", Type::STR).required().description(&[
-                "Largest size of a log file before it is rotated, as Docker writes it, a number \
-                 with a unit C(k), C(m) or C(g), for example V(10m).",
-            ]),
-            Opt::new("max_file", Type::INT)
-                .required()
-                .description(&["How many log files Docker keeps per container, at least V(1)."]),
-            Opt::new("daemon_json", Type::PATH)
-                .default(json!(DEFAULT_DAEMON_JSON))
-                .description(&["Path of the Docker daemon's configuration file."]),
+            Opt::new("max_size", Type::STR).required(),
+            Opt::new("max_file", Type::INT).required(),
+            Opt::new("daemon_json", Type::PATH).default(json!(DEFAULT_DAEMON_JSON)),
         ],
     )
 }
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: Some(LabFields::of::<DockerLogging>()),
         short_description: "Set the Docker daemon's default log rotation in daemon.json",
         description: &[
             "Sets C(log-opts.max-size) and C(log-opts.max-file) in the Docker daemon's \

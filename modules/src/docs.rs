@@ -14,6 +14,8 @@
 use serde_json::Value;
 
 use crate::args::{Opt, Spec, Type};
+use crate::fragments;
+pub use crate::lab_docs::LabFields;
 use crate::{
     backup_job, backup_restore_test, compose_stack, docker_logging, health_check, netbird_enroll,
     prometheus_target, traefik_route,
@@ -43,6 +45,9 @@ pub const GENERATOR: &str = "`make collection-docs` (modules/examples/collection
 /// A module's documentation besides its options (those are in its [`Spec`]).
 #[derive(Debug, Clone)]
 pub struct Documentation {
+    /// The module's lab argument type: its fields' doc comments describe the options of
+    /// the same names (see [`LabFields`]). `None` for a module no lab type backs.
+    pub lab_fields: Option<LabFields>,
     pub short_description: &'static str,
     pub description: &'static [&'static str],
     pub version_added: &'static str,
@@ -164,7 +169,7 @@ pub fn sidecar(spec: &Spec, doc: &Documentation) -> String {
     y.line(2, "options:");
     for opt in &spec.options {
         y.line(4, &format!("{}:", scalar(opt.name, false)));
-        y.list(6, "description", option_description(spec, opt));
+        y.list(6, "description", option_description(spec, doc, opt));
         y.pair(6, "type", opt.ty.ansible_name());
         if let Type::List(elem) = opt.ty {
             y.pair(6, "elements", elem.ansible_name());
@@ -207,28 +212,10 @@ pub fn sidecar(spec: &Spec, doc: &Documentation) -> String {
     y.attribute("check_mode", doc.check_mode);
     y.attribute("diff_mode", doc.diff_mode);
     y.line(4, "platform:");
-    y.line(6, "platforms: posix");
-    y.attribute(
-        "action",
-        Attribute {
-            support: Support::Full,
-            details: "Only picks the binary for the target's CPU; all work happens on the target.",
-        },
-    );
-    y.attribute(
-        "async",
-        Attribute {
-            support: Support::Full,
-            details: "Ansible's async wrapper is Python, so async needs Python on the target.",
-        },
-    );
-    y.attribute(
-        "bypass_host_loop",
-        Attribute {
-            support: Support::None,
-            details: "",
-        },
-    );
+    y.pair(6, "platforms", fragments::PLATFORMS);
+    for (name, attribute) in fragments::COMMON_ATTRIBUTES {
+        y.attribute(name, *attribute);
+    }
     y.blank();
     y.literal("EXAMPLES", doc.examples);
     y.blank();
@@ -239,9 +226,15 @@ pub fn sidecar(spec: &Spec, doc: &Documentation) -> String {
     y.0
 }
 
-/// The option's own paragraphs, then what its spec says that the docs have no key for.
-fn option_description(spec: &Spec, opt: &Opt) -> Vec<String> {
-    let mut out: Vec<String> = opt.description.iter().map(|p| (*p).to_owned()).collect();
+/// The lab field's paragraphs (when the option is one), the option's own, then what its
+/// spec says that the docs have no key for.
+fn option_description(spec: &Spec, doc: &Documentation, opt: &Opt) -> Vec<String> {
+    let names: Vec<&str> = spec.options.iter().map(|o| o.name).collect();
+    let mut out: Vec<String> = doc
+        .lab_fields
+        .and_then(|lab| lab.description(opt.name, &names))
+        .unwrap_or_default();
+    out.extend(opt.description.iter().map(|p| p.to_string()));
     let has = |group: &[&str]| group.contains(&opt.name);
     let exclusive = spec.mutually_exclusive.iter().copied().filter(|g| has(g));
     for group in exclusive {
@@ -482,16 +475,16 @@ mod tests {
 
     #[test]
     fn option_descriptions_add_what_the_spec_says() {
-        let spec = health_check::spec();
-        let url = option_description(&spec, spec.option("url").unwrap());
+        let (spec, doc) = (health_check::spec(), health_check::documentation());
+        let url = option_description(&spec, &doc, spec.option("url").unwrap());
         assert_eq!(
             url.last().unwrap(),
             "Exactly one of O(url) and O(tcp) is required."
         );
-        let pw = option_description(&spec, spec.option("url_password").unwrap());
+        let pw = option_description(&spec, &doc, spec.option("url_password").unwrap());
         assert_eq!(pw.last().unwrap(), NO_LOG_NOTE);
-        let spec = traefik_route::spec();
-        let rule = option_description(&spec, spec.option("rule").unwrap());
+        let (spec, doc) = (traefik_route::spec(), traefik_route::documentation());
+        let rule = option_description(&spec, &doc, spec.option("rule").unwrap());
         assert_eq!(rule.last().unwrap(), "Required when O(state=present).");
         assert_eq!(options(&["a", "b", "c"]), "O(a), O(b) and O(c)");
     }

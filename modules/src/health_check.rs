@@ -11,7 +11,7 @@ use lab::health_check::{self as check, HealthCheck};
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
-use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::docs::{Attribute, Documentation, LabFields, Return, SeeAlso, Support};
 use crate::runtime::{Ctx, Failure, Module, Outcome};
 
 const CHECK_FIELDS: &[&str] = &[
@@ -46,50 +46,19 @@ pub fn spec() -> Spec {
     Spec::new(
         "health_check",
         vec![
-            Opt::new("url", Type::STR).description(&[
-                "The HTTP or HTTPS URL to request with C(GET), for example \
-                 V(https://nextcloud.example.org/status.php).",
-            ]),
-            Opt::new("tcp", Type::STR).description(&[
-                "A TCP endpoint as C(host:port), for example V(127.0.0.1:5432) or \
-                 V([::1]:5432). The check passes when a connection can be opened.",
-            ]),
-            Opt::new("ca_file", Type::PATH).description(&[
-                "PEM file with the CA certificates to trust for an HTTPS O(url), instead of the \
-                 system's CAs.",
-            ]),
-            Opt::new("validate_certs", Type::BOOL)
-                .default(json!(true))
-                .description(&[
-                    "Verify the server's TLS certificate and host name for an HTTPS O(url).",
-                    "Set to V(false) only for self-signed test endpoints.",
-                ]),
-            Opt::new("headers", Type::Dict(Scalar::Str))
-                .default(json!({}))
-                .description(&[
-                    "Extra request headers, for example C({Host: nextcloud.example.org}).",
-                ]),
-            Opt::new("url_username", Type::STR)
-                .description(&["User name for HTTP basic authentication."]),
-            Opt::new("url_password", Type::STR)
-                .no_log()
-                .description(&["Password for HTTP basic authentication."]),
-            Opt::new("expect_status", Type::List(Scalar::Int))
-                .default(json!([200]))
-                .description(&["HTTP status codes that count as healthy."]),
-            Opt::new("expect_body", Type::STR)
-                .description(&["A string the response body must contain."]),
-            Opt::new("retries", Type::INT)
-                .default(json!(0))
-                .description(&["How many times to retry after a failed probe; V(0) probes once."]),
-            Opt::new("delay", Type::FLOAT)
-                .default(json!(1.0))
-                .description(&["Seconds to wait between probes."]),
-            Opt::new("timeout", Type::FLOAT)
-                .default(json!(10.0))
-                .description(&[
-                    "Seconds one probe may take (connect and response) before it counts as failed.",
-                ]),
+            Opt::new("url", Type::STR),
+            Opt::new("tcp", Type::STR)
+                .description(&["An IPv6 address goes in brackets, for example V([::1]:5432)."]),
+            Opt::new("ca_file", Type::PATH),
+            Opt::new("validate_certs", Type::BOOL).default(json!(true)),
+            Opt::new("headers", Type::Dict(Scalar::Str)).default(json!({})),
+            Opt::new("url_username", Type::STR),
+            Opt::new("url_password", Type::STR).no_log(),
+            Opt::new("expect_status", Type::List(Scalar::Int)).default(json!([200])),
+            Opt::new("expect_body", Type::STR),
+            Opt::new("retries", Type::INT).default(json!(0)),
+            Opt::new("delay", Type::FLOAT).default(json!(1.0)),
+            Opt::new("timeout", Type::FLOAT).default(json!(10.0)),
         ],
     )
     .mutually_exclusive(&["url", "tcp"])
@@ -98,6 +67,7 @@ pub fn spec() -> Spec {
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: Some(LabFields::of::<HealthCheck>()),
         short_description: "Check that an HTTP(S) endpoint or a TCP port answers, from the target \
                             host",
         description: &[

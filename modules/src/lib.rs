@@ -10,7 +10,9 @@
 //! - [`backup_job`], [`backup_restore_test`], [`compose_stack`], [`netbird_enroll`], [`traefik_route`], [`prometheus_target`],
 //!   [`health_check`], [`docker_logging`]: the
 //!   modules, each a `spec()`, a `run(ctx)` and a `documentation()`.
-//! - [`docs`]: the collection's sidecar docs and action plugins, from those definitions.
+//! - [`docs`]: the collection's sidecar docs and action plugins, from those definitions;
+//!   [`lab_docs`] describes the options that are lab fields by the fields' doc comments,
+//!   [`fragments`] holds the documentation pieces several modules share.
 
 pub mod args;
 pub mod backup_job;
@@ -18,7 +20,9 @@ pub mod backup_restore_test;
 pub mod compose_stack;
 pub mod docker_logging;
 pub mod docs;
+pub mod fragments;
 pub mod health_check;
+pub mod lab_docs;
 pub mod netbird_enroll;
 pub mod prometheus_target;
 pub mod runtime;

@@ -14,6 +14,7 @@ use serde_json::{json, Map};
 
 use crate::args::{Opt, Spec, Type};
 use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::fragments;
 use crate::runtime::{Ctx, Failure, Module, Outcome};
 
 pub const MODULE: Module = Module { spec, run };
@@ -37,13 +38,10 @@ pub fn spec() -> Spec {
                 "The hostname the peer reports (and its DNS label starts from). Defaults to the \
                  host's own.",
             ]),
-            Opt::new("state", Type::STR)
-                .choices(&["present", "absent"])
-                .default(json!("present"))
-                .description(&[
-                    "V(present): connected to O(management_url). V(absent): down and logged \
+            fragments::state(&[
+                "V(present): connected to O(management_url). V(absent): down and logged \
                      out, holding no identity (delete the peer in the API as well).",
-                ]),
+            ]),
         ],
     )
     .required_if_any("state", "present", &["management_url"])
@@ -51,6 +49,7 @@ pub fn spec() -> Spec {
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: None,
         short_description: "Enrol the target host's NetBird agent, once",
         description: &[
             "Reads the agent's own C(netbird status --json) and enrols only when the agent is \

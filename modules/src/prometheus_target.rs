@@ -12,7 +12,8 @@ use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
 use crate::common;
-use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::docs::{Attribute, Documentation, LabFields, Return, SeeAlso, Support};
+use crate::fragments;
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 
 const TARGET_FIELDS: &[&str] = &["job", "targets", "labels", "file_sd_dir"];
@@ -23,44 +24,14 @@ pub fn spec() -> Spec {
     Spec::new(
         "prometheus_target",
         vec![
-            Opt::new("job", Type::STR).required().description(&[
-                "Name of the job; it names the file in O(file_sd_dir).",
-                "Must not be empty, contain C(/) or C(..), or start with C(.).",
-            ]),
-            Opt::new("targets", Type::List(Scalar::Str)).description(&[
-                "The targets to scrape, each as C(host:port), for example V(10.0.0.5:9100) or \
-                 V([fd00::5]:9100).",
-            ]),
+            Opt::new("job", Type::STR).required(),
+            Opt::new("targets", Type::List(Scalar::Str)),
             Opt::new("labels", Type::Dict(Scalar::Str))
-                .default(json!({}))
-                .description(&[
-                    "Labels Prometheus attaches to every target of the file, for example \
-                     C({env: lab}).",
-                    "Label names follow Prometheus' rules (C([a-zA-Z_][a-zA-Z0-9_]*), no leading \
-                     C(__)); values are strings.",
-                ]),
+                .default(json!({})).description(&["Names must not start with C(__), which Prometheus keeps for itself; values are strings."]),
             Opt::new("file_sd_dir", Type::PATH)
-                .required()
-                .description(&[
-                    "Absolute path of the directory holding the target files, for example \
-                 C(/etc/prometheus/file_sd).",
-                    "The directory must exist unless O(create_dir=true).",
-                ]),
-            Opt::new("state", Type::STR)
-                .choices(&["present", "absent"])
-                .default(json!("present"))
-                .description(&[
-                    "V(present) writes the target file, V(absent) deletes it (only if this \
-                     module wrote it).",
-                    "With V(absent), only O(job) and O(file_sd_dir) are needed.",
-                ]),
-            Opt::new("create_dir", Type::BOOL)
-                .default(json!(false))
-                .description(&[
-                    "Create O(file_sd_dir) and its missing parents when it does not exist.",
-                    "By default a missing directory is an error, because it usually means a \
-                     wrong path.",
-                ]),
+                .required().description(&["The directory must exist unless O(create_dir=true)."]),
+            fragments::owned_file_state("target file", ["job", "file_sd_dir"]),
+            fragments::create_dir("file_sd_dir"),
         ],
     )
     .required_if("state", "present", &["targets"])
@@ -68,6 +39,7 @@ pub fn spec() -> Spec {
 
 pub fn documentation() -> Documentation {
     Documentation {
+        lab_fields: Some(LabFields::of::<PrometheusTarget>()),
         short_description: "Manage a Prometheus file_sd target file",
         description: &[
             "Writes the scrape targets of one job as a Prometheus file-based service discovery \
@@ -125,14 +97,7 @@ pub fn documentation() -> Documentation {
                 sample: Some(json!("/etc/prometheus/file_sd/node.json")),
                 ..Return::default()
             },
-            Return {
-                name: "action",
-                description: "What the module did to the file (or would do, in check mode).",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!("create")),
-                ..Return::default()
-            },
+            fragments::file_action(),
         ],
     }
 }

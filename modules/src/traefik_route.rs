@@ -19,7 +19,8 @@ use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};
 use crate::common;
-use crate::docs::{Attribute, Documentation, Return, SeeAlso, Support};
+use crate::docs::{Attribute, Documentation, LabFields, Return, SeeAlso, Support};
+use crate::fragments;
 use crate::runtime::{Ctx, Diff, Failure, Module, Outcome};
 use lab::deadline::Deadline;
 
@@ -51,91 +52,29 @@ pub fn spec() -> Spec {
     Spec::new(
         "traefik_route",
         vec![
-            Opt::new("name", Type::STR).required().description(&[
-                "Name of the route. Used as the router name and the service name (Traefik shows \
-                 them as C(<name>@file)) and as the file name C(<name>.toml).",
-                "Must not be empty, contain C(/), C(..), C(@) or whitespace, or start with C(.).",
-            ]),
-            Opt::new("config_dir", Type::PATH).required().description(&[
-                "Absolute path of the directory Traefik's file provider watches, for example \
-                 C(/etc/traefik/dynamic).",
-                "The directory must exist unless O(create_dir=true).",
-            ]),
-            Opt::new("rule", Type::STR).description(&[
-                "The router rule in Traefik v3 syntax, for example \
-                 C(Host(`whoami.lab.example`\\) && PathPrefix(`/api`\\)).",
-                "Values go in backticks or double quotes; combine matchers with C(&&), C(||), \
-                 C(!) and parentheses.",
-            ]),
+            Opt::new("name", Type::STR).required(),
+            Opt::new("config_dir", Type::PATH).required().description(&["With O(create_dir=true) the module creates it instead."]),
+            Opt::new("rule", Type::STR),
             Opt::new("entrypoints", Type::List(Scalar::Str))
-                .default(json!([]))
-                .description(&[
-                    "Entry points the router listens on, for example V(websecure).",
-                    "Empty means all of Traefik's default entry points.",
-                ]),
-            Opt::new("servers", Type::List(Scalar::Str)).description(&[
-                "Backend URLs Traefik balances requests across, for example \
-                 V(http://10.0.0.5:8080).",
-                "At least one. Schemes C(http), C(https) and C(h2c) (cleartext HTTP/2, for gRPC).",
-            ]),
+                .default(json!([])),
+            Opt::new("servers", Type::List(Scalar::Str)),
             Opt::new("middlewares", Type::List(Scalar::Str))
-                .default(json!([]))
-                .description(&[
-                    "Middlewares applied in order, by name. V(auth) for one defined in the file \
-                     provider, V(auth@docker) for one from another provider.",
-                ]),
-            Opt::new("priority", Type::INT).description(&[
-                "Router priority; when several rules match a request, the highest priority wins.",
-                "Unset (or V(0)) means Traefik's default, the length of the rule.",
-            ]),
+                .default(json!([])),
+            Opt::new("priority", Type::INT),
             Opt::new("pass_host_header", Type::BOOL)
-                .default(json!(true))
-                .description(&[
-                    "Forward the client's C(Host) header to the backends (Traefik's default) \
-                     instead of the backend's own host name.",
-                ]),
-            Opt::new("tls_cert_resolver", Type::STR).description(&[
-                "Serve the route over TLS with a certificate from this certificate resolver \
-                 (C(certificatesResolvers.<name>) in Traefik's static configuration), for \
-                 example V(letsencrypt).",
-            ]),
-            Opt::new("traefik_api_url", Type::STR).description(&[
-                "URL of Traefik's API, for example V(http://127.0.0.1:8080).",
-                "When set, the module waits after writing until Traefik reports the router \
-                 C(<name>@file) enabled with this configuration (or gone, for O(state=absent)), \
-                 and fails with Traefik's own error text if Traefik rejects the route.",
-                "The API must answer without authentication, for example C(api.insecure) on a \
-                 loopback entry point.",
-            ]),
-            Opt::new("state", Type::STR)
-                .choices(&["present", "absent"])
-                .default(json!("present"))
-                .description(&[
-                    "V(present) writes the route file, V(absent) deletes it (only if this module \
-                     wrote it).",
-                    "With V(absent), only O(name) and O(config_dir) are needed.",
-                ]),
-            Opt::new("create_dir", Type::BOOL)
-                .default(json!(false))
-                .description(&[
-                    "Create O(config_dir) and its missing parents when it does not exist.",
-                    "By default a missing directory is an error, because it usually means a \
-                     wrong path.",
-                ]),
+                .default(json!(true)),
+            Opt::new("tls_cert_resolver", Type::STR),
+            Opt::new("traefik_api_url", Type::STR).description(&["The module waits after every run that is not in check mode; for O(state=absent), until the router is gone."]),
+            fragments::owned_file_state("route file", ["name", "config_dir"]),
+            fragments::create_dir("config_dir"),
         ],
     )
     .required_if("state", "present", &["rule", "servers"])
 }
 
 pub fn documentation() -> Documentation {
-    let path_header = |name| Return {
-        name,
-        description: "The file path.",
-        returned: "success",
-        ty: "str",
-        ..Return::default()
-    };
     Documentation {
+        lab_fields: Some(LabFields::of::<TraefikRoute>()),
         short_description: "Manage a Traefik route file in a file-provider directory",
         description: &[
             "Writes one Traefik HTTP route, a router and the load-balanced service it sends \
@@ -210,41 +149,10 @@ pub fn documentation() -> Documentation {
                 sample: Some(json!("/etc/traefik/dynamic/nextcloud.toml")),
                 ..Return::default()
             },
-            Return {
-                name: "action",
-                description: "What the module did, or would do in check mode.",
-                returned: "always",
-                ty: "str",
-                choices: &["none", "create", "update", "delete"],
-                sample: Some(json!("create")),
-                ..Return::default()
-            },
-            Return {
-                name: "diff",
-                description: "The route file before and after (the usual Ansible diff, shown \
-                              with C(--diff)).",
-                returned: "in diff mode",
-                ty: "dict",
-                contains: vec![
-                    Return {
-                        name: "before",
-                        description: "The file content before; empty when there was no file.",
-                        returned: "success",
-                        ty: "str",
-                        ..Return::default()
-                    },
-                    Return {
-                        name: "after",
-                        description: "The file content after; empty when the file is deleted.",
-                        returned: "success",
-                        ty: "str",
-                        ..Return::default()
-                    },
-                    path_header("before_header"),
-                    path_header("after_header"),
-                ],
-                ..Return::default()
-            },
+            fragments::file_action(),
+            fragments::file_diff(
+                "The route file before and after (the usual Ansible diff, shown with C(--diff)).",
+            ),
         ],
     }
 }

@@ -1,7 +1,8 @@
 //! One definition per capability (DESIGN principle 2): each module's options are its lab
 //! type's fields (same names, types, required-ness and defaults, read from the type's
 //! JSON schema) plus the Ansible-only options listed here. The specs are written out in
-//! Rust so the binaries carry no schema generator; this test keeps them honest.
+//! Rust so the binaries carry no schema generator; this test keeps them honest, and checks
+//! that every option that is a lab field is described by that field's doc comment.
 
 use lab::backup::BackupJob;
 use lab::compose::ComposeStack;
@@ -11,6 +12,7 @@ use lab::prometheus_target::PrometheusTarget;
 use lab::traefik::TraefikRoute;
 use serde_json::Value;
 use tabiri_homelab_modules::args::{Scalar, Spec, Type};
+use tabiri_homelab_modules::docs::Documentation;
 use tabiri_homelab_modules::{
     backup_job, compose_stack, docker_logging, health_check, netbird_enroll, prometheus_target,
     traefik_route,
@@ -60,7 +62,7 @@ fn expected_json_type(ty: Type) -> &'static str {
     }
 }
 
-fn assert_matches(spec: &Spec, root: &Value, module_only: &[&str]) {
+fn assert_matches(spec: &Spec, doc: &Documentation, root: &Value, module_only: &[&str]) {
     let props = root["properties"].as_object().unwrap();
     let required: Vec<&str> = root["required"]
         .as_array()
@@ -77,8 +79,14 @@ fn assert_matches(spec: &Spec, root: &Value, module_only: &[&str]) {
     options.sort_unstable();
     assert_eq!(options, fields, "{}: options vs lab fields", spec.module);
 
+    let lab = doc.lab_fields.expect("a module with a lab type names it");
     for (name, prop) in props {
         let opt = spec.option(name).unwrap();
+        assert!(
+            lab.description(name, &options).is_some(),
+            "{}.{name}: the lab field has no doc comment to describe the option",
+            spec.module
+        );
         assert_eq!(
             json_type(prop, root),
             expected_json_type(opt.ty),
@@ -133,6 +141,7 @@ fn assert_matches(spec: &Spec, root: &Value, module_only: &[&str]) {
 fn traefik_route_options_are_the_route_fields() {
     assert_matches(
         &traefik_route::spec(),
+        &traefik_route::documentation(),
         &schema::<TraefikRoute>(),
         &["state", "create_dir"],
     );
@@ -142,6 +151,7 @@ fn traefik_route_options_are_the_route_fields() {
 fn prometheus_target_options_are_the_target_fields() {
     assert_matches(
         &prometheus_target::spec(),
+        &prometheus_target::documentation(),
         &schema::<PrometheusTarget>(),
         &["state", "create_dir"],
     );
@@ -150,7 +160,12 @@ fn prometheus_target_options_are_the_target_fields() {
 #[test]
 fn health_check_options_are_the_check_fields() {
     let spec = health_check::spec();
-    assert_matches(&spec, &schema::<HealthCheck>(), &[]);
+    assert_matches(
+        &spec,
+        &health_check::documentation(),
+        &schema::<HealthCheck>(),
+        &[],
+    );
     let no_log: Vec<&str> = spec
         .options
         .iter()
@@ -163,7 +178,12 @@ fn health_check_options_are_the_check_fields() {
 #[test]
 fn compose_stack_options_are_the_stack_fields() {
     let spec = compose_stack::spec();
-    assert_matches(&spec, &schema::<ComposeStack>(), &["definition", "state"]);
+    assert_matches(
+        &spec,
+        &compose_stack::documentation(),
+        &schema::<ComposeStack>(),
+        &["definition", "state"],
+    );
     let no_log: Vec<&str> = spec
         .options
         .iter()
@@ -175,7 +195,12 @@ fn compose_stack_options_are_the_stack_fields() {
 
 #[test]
 fn docker_logging_options_are_the_settings_fields() {
-    assert_matches(&docker_logging::spec(), &schema::<DockerLogging>(), &[]);
+    assert_matches(
+        &docker_logging::spec(),
+        &docker_logging::documentation(),
+        &schema::<DockerLogging>(),
+        &[],
+    );
 }
 
 #[test]
@@ -201,7 +226,12 @@ fn netbird_enroll_speaks_of_the_agent_as_the_peer_resource_does() {
 #[test]
 fn backup_job_options_are_the_job_fields() {
     let spec = backup_job::spec();
-    assert_matches(&spec, &schema::<BackupJob>(), &["state"]);
+    assert_matches(
+        &spec,
+        &backup_job::documentation(),
+        &schema::<BackupJob>(),
+        &["state"],
+    );
     let no_log: Vec<&str> = spec
         .options
         .iter()
