@@ -82,7 +82,7 @@ pub fn spec() -> Spec {
             Opt::new("cron_dir", Type::STR).default(json!(lab::backup::CRON_DIR)),
             fragments::state(&[
                 "V(absent) removes the job and its schedule; the repository and its \
-                     snapshots stay.",
+                 snapshots stay.",
             ]),
         ],
     )
@@ -139,30 +139,27 @@ pub fn documentation() -> Documentation {
     run_now: true
 "#,
         returns: vec![
-            Return {
-                name: "scheduler",
-                description: "V(systemd) or V(cron): what schedules the job.",
-                returned: "state=present",
-                ty: "str",
-                sample: Some(json!("cron")),
-                ..Return::default()
-            },
-            Return {
-                name: "last_snapshot_id",
-                description: "The job's newest snapshot, after the run.",
-                returned: "state=present",
-                ty: "str",
-                sample: Some(json!("1f3e2a...")),
-                ..Return::default()
-            },
-            Return {
-                name: "snapshots",
-                description: "How many snapshots of the job the repository holds.",
-                returned: "state=present",
-                ty: "int",
-                sample: Some(json!(14)),
-                ..Return::default()
-            },
+            Return::new(
+                "scheduler",
+                "str",
+                "state=present",
+                "V(systemd) or V(cron): what schedules the job.",
+            )
+            .sample(json!("cron")),
+            Return::new(
+                "last_snapshot_id",
+                "str",
+                "state=present",
+                "The job's newest snapshot, after the run.",
+            )
+            .sample(json!("1f3e2a...")),
+            Return::new(
+                "snapshots",
+                "int",
+                "state=present",
+                "How many snapshots of the job the repository holds.",
+            )
+            .sample(json!(14)),
         ],
     }
 }

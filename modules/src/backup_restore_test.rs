@@ -54,14 +54,13 @@ pub fn documentation() -> Documentation {
   tabiri.homelab.backup_restore_test:
     name: nextcloud-tier1
 "#,
-        returns: vec![Return {
-            name: "log",
-            description: "What the drill reported (no secrets are in it).",
-            returned: "always",
-            ty: "str",
-            sample: Some(json!("restore test: 50 files restored and identical")),
-            ..Return::default()
-        }],
+        returns: vec![Return::new(
+            "log",
+            "str",
+            "always",
+            "What the drill reported (no secrets are in it).",
+        )
+        .sample(json!("restore test: 50 files restored and identical"))],
     }
 }
 

@@ -127,22 +127,8 @@ pub fn documentation() -> Documentation {
     state: absent
 "#,
         returns: vec![
-            Return {
-                name: "services",
-                description: "Per service: C(state), C(health), C(image_id) and the C(containers)' names, after the run.",
-                returned: "always",
-                ty: "dict",
-                sample: Some(json!({"web": {"state": "running", "health": "healthy", "image_id": "sha256:3b5d...", "containers": ["nextcloud-web-1"]}})),
-                ..Return::default()
-            },
-            Return {
-                name: "actions",
-                description: "What the run changed (or would change, in check mode), one line per file or service.",
-                returned: "always",
-                ty: "list",
-                sample: Some(json!(["compose.yaml: update", "web: recreate (configuration changed)"])),
-                ..Return::default()
-            },
+            Return::new("services", "dict", "always", "Per service: C(state), C(health), C(image_id) and the C(containers)' names, after the run.").sample(json!({"web": {"state": "running", "health": "healthy", "image_id": "sha256:3b5d...", "containers": ["nextcloud-web-1"]}})),
+            Return::new("actions", "list", "always", "What the run changed (or would change, in check mode), one line per file or service.").sample(json!(["compose.yaml: update", "web: recreate (configuration changed)"])),
         ],
     }
 }

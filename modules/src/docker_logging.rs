@@ -84,24 +84,22 @@ pub fn documentation() -> Documentation {
   when: docker_logging.restart_needed
 "#,
         returns: vec![
-            Return {
-                name: "restart_needed",
-                description: "Whether the Docker daemon must be restarted for the change to \
-                              take effect, that is whether the file changed (or would change, \
-                              in check mode).",
-                returned: "always",
-                ty: "bool",
-                sample: Some(json!(true)),
-                ..Return::default()
-            },
-            Return {
-                name: "path",
-                description: "Path of the daemon configuration file.",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!(DEFAULT_DAEMON_JSON)),
-                ..Return::default()
-            },
+            Return::new(
+                "restart_needed",
+                "bool",
+                "always",
+                "Whether the Docker daemon must be restarted for the change to \
+                 take effect, that is whether the file changed (or would change, \
+                 in check mode).",
+            )
+            .sample(json!(true)),
+            Return::new(
+                "path",
+                "str",
+                "always",
+                "Path of the daemon configuration file.",
+            )
+            .sample(json!(DEFAULT_DAEMON_JSON)),
         ],
     }
 }

@@ -110,6 +110,38 @@ pub struct Return {
     pub contains: Vec<Return>,
 }
 
+impl Return {
+    /// `name`, of Ansible type `ty` (`str`, `int`, `bool`, `dict`...), returned `returned`
+    /// (`always`, `success`, `in diff mode`...), and what it is.
+    pub fn new(
+        name: &'static str,
+        ty: &'static str,
+        returned: &'static str,
+        description: &'static str,
+    ) -> Self {
+        Return {
+            name,
+            description,
+            returned,
+            ty,
+            ..Return::default()
+        }
+    }
+    pub fn choices(mut self, choices: &'static [&'static str]) -> Self {
+        self.choices = choices;
+        self
+    }
+    pub fn sample(mut self, sample: Value) -> Self {
+        self.sample = Some(sample);
+        self
+    }
+    /// The keys of a dict.
+    pub fn contains(mut self, keys: Vec<Return>) -> Self {
+        self.contains = keys;
+        self
+    }
+}
+
 pub const AUTHOR: &str = "Tabiri Homelab (@tabiri)";
 
 /// Notes every module shares: what being a binary module means for the user.

@@ -43,45 +43,31 @@ pub fn create_dir(dir: &str) -> Opt {
 
 /// `action` of a module that owns one file.
 pub fn file_action() -> Return {
-    Return {
-        name: "action",
-        description: "What the module did to the file, or would do in check mode.",
-        returned: "always",
-        ty: "str",
-        choices: &["none", "create", "update", "delete"],
-        sample: Some(json!("create")),
-        ..Return::default()
-    }
+    Return::new(
+        "action",
+        "str",
+        "always",
+        "What the module did to the file, or would do in check mode.",
+    )
+    .choices(&["none", "create", "update", "delete"])
+    .sample(json!("create"))
 }
 
 /// `diff` of a module that owns one file: `description` says which file.
 pub fn file_diff(description: &'static str) -> Return {
-    let string = |name, description| Return {
-        name,
-        description,
-        returned: "success",
-        ty: "str",
-        ..Return::default()
-    };
-    Return {
-        name: "diff",
-        description,
-        returned: "in diff mode",
-        ty: "dict",
-        contains: vec![
-            string(
-                "before",
-                "The file content before; empty when there was no file.",
-            ),
-            string(
-                "after",
-                "The file content after; empty when the file is deleted.",
-            ),
-            string("before_header", "The file path."),
-            string("after_header", "The file path."),
-        ],
-        ..Return::default()
-    }
+    let text = |name, description| Return::new(name, "str", "success", description);
+    Return::new("diff", "dict", "in diff mode", description).contains(vec![
+        text(
+            "before",
+            "The file content before; empty when there was no file.",
+        ),
+        text(
+            "after",
+            "The file content after; empty when the file is deleted.",
+        ),
+        text("before_header", "The file path."),
+        text("after_header", "The file path."),
+    ])
 }
 
 /// The attributes every module has besides check_mode and diff_mode: what being a binary

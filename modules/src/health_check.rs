@@ -79,7 +79,7 @@ pub fn documentation() -> Documentation {
         version_added: "0.1.0",
         notes: &[
             "The probe runs on the target host. To probe from the controller, use \
-                  C(delegate_to=localhost) or C(connection=local).",
+             C(delegate_to=localhost) or C(connection=local).",
         ],
         seealso: &[
             SeeAlso::Module("ansible.builtin.uri"),
@@ -114,32 +114,29 @@ pub fn documentation() -> Documentation {
     timeout: 3
 "#,
         returns: vec![
-            Return {
-                name: "status",
-                description: "HTTP status code of the last response. Absent for O(tcp) checks \
-                              and when no response came.",
-                returned: "when O(url) is set and a response came",
-                ty: "int",
-                sample: Some(json!(200)),
-                ..Return::default()
-            },
-            Return {
-                name: "attempts",
-                description: "How many probes ran, 1 plus the retries used.",
-                returned: "always",
-                ty: "int",
-                sample: Some(json!(1)),
-                ..Return::default()
-            },
-            Return {
-                name: "elapsed",
-                description: "Seconds from the first probe to the end, all retries and delays \
-                              included.",
-                returned: "always",
-                ty: "float",
-                sample: Some(json!(0.042)),
-                ..Return::default()
-            },
+            Return::new(
+                "status",
+                "int",
+                "when O(url) is set and a response came",
+                "HTTP status code of the last response. Absent for O(tcp) checks \
+                 and when no response came.",
+            )
+            .sample(json!(200)),
+            Return::new(
+                "attempts",
+                "int",
+                "always",
+                "How many probes ran, 1 plus the retries used.",
+            )
+            .sample(json!(1)),
+            Return::new(
+                "elapsed",
+                "float",
+                "always",
+                "Seconds from the first probe to the end, all retries and delays \
+                 included.",
+            )
+            .sample(json!(0.042)),
         ],
     }
 }

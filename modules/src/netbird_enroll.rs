@@ -40,7 +40,7 @@ pub fn spec() -> Spec {
             ]),
             fragments::state(&[
                 "V(present): connected to O(management_url). V(absent): down and logged \
-                     out, holding no identity (delete the peer in the API as well).",
+                 out, holding no identity (delete the peer in the API as well).",
             ]),
         ],
     )
@@ -89,30 +89,27 @@ pub fn documentation() -> Documentation {
     state: absent
 "#,
         returns: vec![
-            Return {
-                name: "ip",
-                description: "The peer's mesh IP (empty when not enrolled).",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!("100.90.12.7")),
-                ..Return::default()
-            },
-            Return {
-                name: "fqdn",
-                description: "The peer's DNS name in the mesh (empty when not enrolled).",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!("nextcloud.netbird.selfhosted")),
-                ..Return::default()
-            },
-            Return {
-                name: "daemon_status",
-                description: "What the agent says it is: C(Connected), C(Idle), C(NeedsLogin), ...",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!("Connected")),
-                ..Return::default()
-            },
+            Return::new(
+                "ip",
+                "str",
+                "always",
+                "The peer's mesh IP (empty when not enrolled).",
+            )
+            .sample(json!("100.90.12.7")),
+            Return::new(
+                "fqdn",
+                "str",
+                "always",
+                "The peer's DNS name in the mesh (empty when not enrolled).",
+            )
+            .sample(json!("nextcloud.netbird.selfhosted")),
+            Return::new(
+                "daemon_status",
+                "str",
+                "always",
+                "What the agent says it is: C(Connected), C(Idle), C(NeedsLogin), ...",
+            )
+            .sample(json!("Connected")),
         ],
     }
 }

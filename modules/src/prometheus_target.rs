@@ -89,14 +89,7 @@ pub fn documentation() -> Documentation {
     state: absent
 "#,
         returns: vec![
-            Return {
-                name: "path",
-                description: "Absolute path of the target file in O(file_sd_dir).",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!("/etc/prometheus/file_sd/node.json")),
-                ..Return::default()
-            },
+            Return::new("path", "str", "always", "Absolute path of the target file in O(file_sd_dir).").sample(json!("/etc/prometheus/file_sd/node.json")),
             fragments::file_action(),
         ],
     }

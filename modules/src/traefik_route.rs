@@ -141,14 +141,13 @@ pub fn documentation() -> Documentation {
     state: absent
 "#,
         returns: vec![
-            Return {
-                name: "path",
-                description: "Absolute path of the route file, C(<config_dir>/<name>.toml).",
-                returned: "always",
-                ty: "str",
-                sample: Some(json!("/etc/traefik/dynamic/nextcloud.toml")),
-                ..Return::default()
-            },
+            Return::new(
+                "path",
+                "str",
+                "always",
+                "Absolute path of the route file, C(<config_dir>/<name>.toml).",
+            )
+            .sample(json!("/etc/traefik/dynamic/nextcloud.toml")),
             fragments::file_action(),
             fragments::file_diff(
                 "The route file before and after (the usual Ansible diff, shown with C(--diff)).",
