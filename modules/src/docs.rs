@@ -1,11 +1,15 @@
 //! The collection's sidecar docs (`plugins/modules/<name>.yml`) and action plugins
 //! (`plugins/action/<name>.py`), generated from each module's one definition: its
 //! [`Spec`] (option names, types, defaults, choices, group rules, no_log and the option
-//! descriptions) and its `documentation()` (everything else), both in `src/<name>.rs`.
+//! descriptions) and its `documentation()` (everything else), both in `src/<name>.rs`. An
+//! option that is a field of the module's lab type (`Documentation::lab_fields`) is
+//! described first by that field's doc comment ([`crate::lab_docs`]); pieces several
+//! modules share are in [`crate::fragments`].
 //! `examples/collection-docs.rs` writes the files (`make collection-docs`) and
 //! `make collection-docs-check` fails when the committed ones differ.
 //!
-//! The binaries never call this: it costs them nothing but the option descriptions.
+//! The binaries never call this: it costs them nothing but the options' own paragraphs (no
+//! JSON Schema is built in them).
 //!
 //! The YAML is written by hand (no YAML crate is in the lockfile): every string goes
 //! through [`scalar`], which quotes whatever a YAML 1.1 reader (PyYAML, so Ansible) could
