@@ -50,7 +50,9 @@ pub fn spec() -> Spec {
             Opt::new("tcp", Type::STR)
                 .description(&["An IPv6 address goes in brackets, for example V([::1]:5432)."]),
             Opt::new("ca_file", Type::PATH),
-            Opt::new("validate_certs", Type::BOOL).default(json!(true)),
+            Opt::new("validate_certs", Type::BOOL)
+                .default(json!(true))
+                .description(&["The check covers the certificate chain and the host name."]),
             Opt::new("headers", Type::Dict(Scalar::Str)).default(json!({})),
             Opt::new("url_username", Type::STR),
             Opt::new("url_password", Type::STR).no_log(),
