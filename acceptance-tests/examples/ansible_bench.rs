@@ -5,8 +5,8 @@
 //! ([`acceptance_tests::ssh_hosts::SshHost`], so it needs root). Two pairs are measured,
 //! `--tasks` (default 50) tasks each, interleaved in one play so all sides share the
 //! machine's noise, with the order inside each pair rotating from round to round. Each
-//! builtin also runs with pipelining on (a third column, for information: the issue's
-//! comparison is with Ansible's default):
+//! builtin also runs with pipelining on (a third column, for information: the comparison
+//! that counts is with Ansible's default):
 //! `tabiri.homelab.traefik_route` against `ansible.builtin.copy` writing the same bytes
 //! (what `lab::traefik::TraefikRoute::render()` gives, into another file of the same
 //! directory; every round writes a new route name to a new file, so no task is a no-op),
@@ -389,7 +389,7 @@ fn bench(options: &Options) -> Result<bool, String> {
             builtin: builtin_p90,
             target: false,
         });
-        // Not the comparison (Ansible's default is no pipelining), shown because
+        // Not the comparison that counts (Ansible's default is no pipelining), shown because
         // pipelining is how people speed up Python modules.
         rows.push(Row {
             metric: format!("{what} pipelined, median"),

@@ -317,7 +317,7 @@ impl Drop for FakePve {
     }
 }
 
-/// The `terraform` and `provider` blocks of the interface, reading the endpoint,
+/// The `terraform` and `provider` blocks of the documented example, reading the endpoint,
 /// password and CA file from variables.
 pub fn provider_block() -> String {
     crate::hcl::proxmox_provider("var.pve_endpoint") + &crate::hcl::variable("pve_endpoint")

@@ -1,5 +1,5 @@
 //! homelab_route53_record and the homelab_route53_zone lookup with the real terraform
-//! against moto, and the issue's whole interface verbatim (AMI lookup, security group,
+//! against moto, and a whole cloud edge as users write it (AMI lookup, security group,
 //! instance, zone, record): create, empty plan, UPSERT in place, replacement on a new name,
 //! drift, import by `ZONEID_NAME_TYPE` then an empty plan, destroy leaving nothing; an
 //! existing record is refused with a hint to import unless allow_overwrite; bad input at plan.
@@ -28,7 +28,7 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-/// The interface from the issue, verbatim.
+/// A cloud edge as users write it.
 const INTERFACE: &str = r##"
 data "homelab_aws_ami" "ubuntu" {
   owners      = ["amazon"]

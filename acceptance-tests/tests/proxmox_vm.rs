@@ -1,5 +1,5 @@
-//! homelab_proxmox_vm with the real terraform against fakepve: the interface
-//! verbatim, then the whole lifecycle: empty plan after apply, in-place updates (pending
+//! homelab_proxmox_vm with the real terraform against fakepve: the documented
+//! example, then the whole lifecycle: empty plan after apply, in-place updates (pending
 //! changes and reboot_after_update, disk growth, a new disk), drift through the API,
 //! deletion behind Terraform's back, replacement, import, destroy; bad input at plan.
 
@@ -15,7 +15,7 @@ const LXC: &str = "homelab_proxmox_lxc.jdownloader";
 const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIlesF01uUVdyeTSdGrXDeBoZtpl+byFGMKhjtbq8D+C admin@lab";
 
-/// The interface, verbatim apart from the endpoint (each test's fake has its own
+/// The documented example, apart from the endpoint (each test's fake has its own
 /// loopback address at port 8006).
 fn interface(fake: &FakePve) -> String {
     format!(

@@ -26,7 +26,7 @@ variable "traefik_api_url" {
 "#
 }
 
-/// The interface from the issue, verbatim apart from the servers list and name.
+/// The resource as its documentation shows it, apart from the servers list and name.
 fn route_config(name: &str, servers: &[&str], priority: u32, api: bool) -> String {
     let servers = servers
         .iter()

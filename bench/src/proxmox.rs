@@ -2,7 +2,7 @@
 //! fakepve answering with 20 ms of latency, driven by the real terraform.
 //!
 //! Reports HTTP requests per VM (counted by fakepve) and the plan's wall time, next to the
-//! issue's targets: at most 2 requests per VM (the cluster's resource list is read once
+//! targets we hold it to: at most 2 requests per VM (the cluster's resource list is read once
 //! and shared by every VM's refresh) and a wall time within 1.5x of
 //! `requests x latency / 10` (Terraform refreshes 10 resources at a time). Terraform's own
 //! work (start, state, graph, plan of 100 resources) is measured too: the same plan with no

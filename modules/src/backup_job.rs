@@ -11,6 +11,7 @@ use lab::backup::apply::{self as job_on, Found};
 use lab::backup::render::{self, Scheduler};
 use lab::backup::BackupJob;
 use lab::host::{Host, Local};
+use lab::validation::Validate;
 use serde_json::{json, Map, Value};
 
 use crate::args::{Opt, Scalar, Spec, Type};

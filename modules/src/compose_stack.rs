@@ -14,6 +14,7 @@ use lab::compose::ComposeStack;
 use lab::deadline::Deadline;
 use lab::host::Local;
 use lab::secret::Secret;
+use lab::validation::Validate;
 use serde_json::{json, Map, Value};
 
 use crate::args::{Opt, Scalar, Spec, Type};

@@ -8,6 +8,7 @@
 
 use lab::docker_logging::{self as logging, DockerLogging, DEFAULT_DAEMON_JSON, LOG_DRIVER};
 use lab::file_plan::Action;
+use lab::validation::Validate;
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Spec, Type};

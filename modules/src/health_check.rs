@@ -8,6 +8,7 @@
 //! (seconds), on failure too. `url_password` is `no_log`.
 
 use lab::health_check::{self as check, HealthCheck};
+use lab::validation::Validate;
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};

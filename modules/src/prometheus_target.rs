@@ -8,6 +8,7 @@
 //! `update`, `delete`, `none`).
 
 use lab::prometheus_target::{self as target, Ownership, PrometheusTarget};
+use lab::validation::Validate;
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};

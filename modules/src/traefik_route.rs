@@ -15,6 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lab::traefik::{self as route, Ownership, TraefikRoute, HEADER_PREFIX};
+use lab::validation::Validate;
 use serde_json::{json, Map};
 
 use crate::args::{Opt, Scalar, Spec, Type};

@@ -1,5 +1,5 @@
 //! Terraform schemas derived from the JSON Schema of a lab capability's argument type
-//! (DESIGN principle 2: one definition per capability). Terraform-only facts (computed
+//! (one definition per capability: the lab type is the schema). Terraform-only facts (computed
 //! attributes, requires-replace) are added here as annotations.
 
 use lab::validation::{FieldError, PathSegment};

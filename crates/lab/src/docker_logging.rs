@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::file_plan::{self, Action, FilePlan};
 use crate::files;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 use crate::Error;
 
 /// Where dockerd reads its configuration on Linux.
@@ -79,8 +80,18 @@ fn size_ok(size: &str) -> bool {
 }
 
 impl DockerLogging {
+    pub fn file_path(&self) -> PathBuf {
+        PathBuf::from(&self.daemon_json)
+    }
+}
+
+impl Validate for DockerLogging {
+    fn subject(&self) -> String {
+        "docker logging settings".into()
+    }
+
     /// Every problem with the arguments, each with its path. Makes no I/O.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if !size_ok(&self.max_size) {
             errors.push(FieldError::field(
@@ -116,15 +127,6 @@ impl DockerLogging {
             ));
         }
         errors
-    }
-
-    /// [`validate`](Self::validate) as a `Result`.
-    pub fn check(&self) -> Result<(), Error> {
-        crate::validation::check(|| "docker logging settings".into(), self.validate())
-    }
-
-    pub fn file_path(&self) -> PathBuf {
-        PathBuf::from(&self.daemon_json)
     }
 }
 

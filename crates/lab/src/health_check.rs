@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::error::format_duration;
 use crate::prometheus_target::split_host_port;
 use crate::secret::Secret;
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 use crate::Error;
 
@@ -122,8 +123,19 @@ fn seconds_problem(value: f64, allow_zero: bool) -> Option<String> {
 }
 
 impl HealthCheck {
+    /// What is checked, for messages: the URL or `tcp://host:port`.
+    pub fn target(&self) -> String {
+        match (&self.url, &self.tcp) {
+            (Some(url), _) => url.clone(),
+            (None, Some(tcp)) => format!("tcp://{tcp}"),
+            (None, None) => "(nothing)".into(),
+        }
+    }
+}
+
+impl Validate for HealthCheck {
     /// Every problem with the arguments, each with its path. Makes no I/O.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         match (&self.url, &self.tcp) {
             (Some(_), Some(_)) => errors.push(FieldError::field(
@@ -205,15 +217,6 @@ impl HealthCheck {
             errors.push(FieldError::field("timeout", m));
         }
         errors
-    }
-
-    /// What is checked, for messages: the URL or `tcp://host:port`.
-    pub fn target(&self) -> String {
-        match (&self.url, &self.tcp) {
-            (Some(url), _) => url.clone(),
-            (None, Some(tcp)) => format!("tcp://{tcp}"),
-            (None, None) => "(nothing)".into(),
-        }
     }
 }
 

@@ -7,9 +7,9 @@
 //! call the same engine, so a Terraform plan, an Ansible check run and an Ansible diff
 //! are the same comparison and the same inputs give the same bytes on disk.
 //!
-//! Each capability follows one shape: an argument type with `validate() ->
-//! Vec<FieldError>`, a reader of the actual state, a pure `plan` comparing the two and an
-//! `apply` carrying the plan out.
+//! Each capability follows one shape: an argument type implementing
+//! [`validation::Validate`] (every problem at once, each at its path), a reader of the
+//! actual state, a pure `plan` comparing the two and an `apply` carrying the plan out.
 //!
 //! - `aws` (feature `aws`): EC2 instances, security groups, AMI lookups and Route 53
 //!   records through the official AWS SDK (`homelab_aws_*`, `homelab_route53_*`).

@@ -21,6 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use crate::file_plan::Ownership;
 use crate::file_plan::{self, FilePlan, Mark, MarkedPlan};
 use crate::files;
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 use crate::Error;
 
@@ -167,8 +168,25 @@ fn label_name_ok(name: &str) -> bool {
 }
 
 impl PrometheusTarget {
+    /// `<file_sd_dir>/<job>.json`.
+    pub fn file_path(&self) -> PathBuf {
+        target_file_path(&self.file_sd_dir, &self.job)
+    }
+
+    /// The file content: one target group, pretty JSON (2-space indent), targets in the
+    /// order given, labels sorted by name, and a final newline. Deterministic.
+    pub fn render(&self) -> String {
+        render_group(&self.targets, &self.labels)
+    }
+}
+
+impl Validate for PrometheusTarget {
+    fn subject(&self) -> String {
+        format!("prometheus target {:?}", self.job)
+    }
+
     /// Every problem with the arguments, each with its path. Makes no I/O.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = validate_location(&self.job, &self.file_sd_dir);
         if self.targets.is_empty() {
             errors.push(FieldError::field(
@@ -200,25 +218,6 @@ impl PrometheusTarget {
             }
         }
         errors
-    }
-
-    /// [`validate`](Self::validate) as a `Result`.
-    pub fn check(&self) -> Result<(), Error> {
-        crate::validation::check(
-            || format!("prometheus target {:?}", self.job),
-            self.validate(),
-        )
-    }
-
-    /// `<file_sd_dir>/<job>.json`.
-    pub fn file_path(&self) -> PathBuf {
-        target_file_path(&self.file_sd_dir, &self.job)
-    }
-
-    /// The file content: one target group, pretty JSON (2-space indent), targets in the
-    /// order given, labels sorted by name, and a final newline. Deterministic.
-    pub fn render(&self) -> String {
-        render_group(&self.targets, &self.labels)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Secrets are a type (DESIGN principle 6): a password or token that never prints.
+//! Secrets are a type: a password or token that never prints.
 
 use std::fmt;
 

@@ -7,6 +7,24 @@
 
 use std::fmt;
 
+/// An argument type that can say what is wrong with it. Every capability's arguments
+/// implement it, so the surfaces check them all the same way (Terraform at validate and
+/// plan, Ansible before anything runs).
+pub trait Validate {
+    /// Every problem at once, each with the path of the argument it concerns.
+    fn validate(&self) -> Vec<FieldError>;
+
+    /// How an error names the value (`traefik route "whoami"`).
+    fn subject(&self) -> String {
+        "the arguments".into()
+    }
+
+    /// [`validate`](Self::validate) as a `Result`, for callers that only need to stop.
+    fn check(&self) -> Result<(), crate::Error> {
+        check(|| self.subject(), self.validate())
+    }
+}
+
 /// `errors` as a `Result`, for callers that only need to stop: [`crate::Error::Invalid`]
 /// about `what` (`traefik route "whoami"`) when there are any.
 pub fn check(what: impl FnOnce() -> String, errors: Vec<FieldError>) -> Result<(), crate::Error> {

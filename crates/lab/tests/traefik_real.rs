@@ -15,6 +15,7 @@ use lab::deadline::Deadline;
 use lab::traefik::{
     apply, plan, read_route_file, wait_until_routed, wait_until_unrouted, Ownership, TraefikRoute,
 };
+use lab::validation::Validate;
 use serde_json::json;
 
 struct Traefik(Child);

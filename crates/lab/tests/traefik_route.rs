@@ -10,6 +10,7 @@ use lab::traefik::{
     Ownership, TraefikRoute, HEADER_PREFIX,
 };
 use lab::validation::FieldError;
+use lab::validation::Validate;
 use serde_json::json;
 
 fn route(dir: &Path) -> TraefikRoute {

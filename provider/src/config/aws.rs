@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lab::aws::{Aws, AwsConfig, AwsError};
-use lab::validation::FieldError;
+use lab::validation::Validate;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 
 use super::slot::{cannot_set_up, invalid, Env, ProviderBlock, Slot};
@@ -30,10 +30,6 @@ impl ProviderBlock for AwsBlock {
          Throttling and transient errors are retried by the SDK's standard retry policy.";
     const SENSITIVE: &'static [&'static str] = &["secret_key"];
     const EXAMPLE: &'static str = "  provider \"homelab\" {\n    aws {\n      region = \"eu-west-1\"\n    }\n  }\n\nCredentials come from the standard AWS chain or access_key/secret_key.";
-
-    fn validate(settings: &AwsConfig) -> Vec<FieldError> {
-        settings.validate()
-    }
 
     /// The SDK clients, with the AWS environment variables as fallbacks. Without a block
     /// AWS is not configured, whatever the environment says: nothing is sent anywhere.
@@ -76,6 +72,7 @@ pub fn timeouts(operations: Vec<(&'static str, Duration)>) -> Timeouts {
 mod tests {
     use super::*;
     use crate::derive;
+    use lab::validation::FieldError;
     use tfplugin::cty::{Type, Value};
     use tfplugin::path::AttrPath;
 

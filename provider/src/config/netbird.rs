@@ -30,10 +30,6 @@ impl ProviderBlock for NetbirdBlock {
     const SENSITIVE: &'static [&'static str] = &["token"];
     const EXAMPLE: &'static str = "  provider \"homelab\" {\n    netbird {\n      management_url = \"https://api.netbird.io\"\n      token          = var.netbird_token\n    }\n  }\n\n(or set NB_MANAGEMENT_URL and NB_PAT)";
 
-    fn validate(settings: &NetbirdSettings) -> Vec<FieldError> {
-        settings.validate()
-    }
-
     /// The client, from the block or `NB_MANAGEMENT_URL` and `NB_PAT` alone.
     async fn connect(
         settings: NetbirdSettings,

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use lab::proxmox::{Client, ProxmoxError, ProxmoxSettings};
-use lab::validation::FieldError;
 use tfplugin::cty::Value;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
@@ -41,10 +40,6 @@ impl ProviderBlock for ProxmoxBlock {
          until a resource needs it.";
     const SENSITIVE: &'static [&'static str] = &["password", "api_token"];
     const EXAMPLE: &'static str = "  provider \"homelab\" {\n    proxmox {\n      endpoint  = \"https://pve.lab:8006/\"\n      api_token = var.pve_token\n    }\n  }\n\n(or set PROXMOX_VE_ENDPOINT and credentials)";
-
-    fn validate(settings: &ProxmoxSettings) -> Vec<FieldError> {
-        settings.validate()
-    }
 
     /// The client, from the block or `PROXMOX_VE_*` alone.
     async fn connect(

@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use lab::validation::{FieldError, PathSegment};
+use lab::validation::{FieldError, PathSegment, Validate};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tfplugin::cty::Value;
@@ -27,7 +27,7 @@ pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 #[tfplugin::async_trait]
 pub trait ProviderBlock: Send + Sync + 'static {
     /// The block's arguments; its doc comments are the attributes' descriptions.
-    type Settings: DeserializeOwned + JsonSchema + Send + Sync;
+    type Settings: DeserializeOwned + JsonSchema + Validate + Send + Sync;
     /// What `configure` builds: the API client the block's resources share.
     type Client: Send + Sync + 'static;
     /// The block's name in `provider "homelab" { ... }`.
@@ -40,9 +40,6 @@ pub trait ProviderBlock: Send + Sync + 'static {
     const SENSITIVE: &'static [&'static str];
     /// The block written out, for the error a resource gets when the block is missing.
     const EXAMPLE: &'static str;
-
-    /// The written values' own checks (no environment, nothing sent).
-    fn validate(settings: &Self::Settings) -> Vec<FieldError>;
 
     /// The client from the settings (`written`: whether there is a block at all) and the
     /// environment fallbacks; `Ok(None)` when neither configures the product. Warnings
@@ -137,7 +134,7 @@ pub fn validate<B: ProviderBlock>(provider_config: &Value) -> Diagnostics {
         block,
         &ty,
         &[],
-        B::validate,
+        B::Settings::validate,
         |_, errors| invalid::<B>(errors),
     )
 }
@@ -170,7 +167,7 @@ impl<B: ProviderBlock> Slot<B> {
             None => derive::args_from::<B::Settings>(&Value::object::<&str>([]), &[])
                 .expect("every block's settings are optional"),
         };
-        let errors = B::validate(&settings);
+        let errors = settings.validate();
         if !errors.is_empty() {
             self.set(Some(Configured::Failed(format!(
                 "the {} block is invalid",

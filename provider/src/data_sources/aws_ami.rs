@@ -1,7 +1,7 @@
 //! `homelab_aws_ami`: an AMI by owners and name pattern (`lab::aws::ami`).
 
 use lab::aws::ami::{self, AmiLookup};
-use lab::validation::FieldError;
+use lab::validation::{FieldError, Validate};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;

@@ -2,7 +2,7 @@
 //! (`lab::aws::route53::find_zone`).
 
 use lab::aws::route53::{self as r53, ZoneLookup};
-use lab::validation::FieldError;
+use lab::validation::{FieldError, Validate};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use lab::deadline::Deadline;
-use lab::validation::FieldError;
+use lab::validation::Validate;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tfplugin::cty::Value;
@@ -105,17 +105,15 @@ impl From<Diagnostics> for Failure {
 /// A resource, written with the kit.
 #[tfplugin::async_trait]
 pub trait ManagedResource: Send + Sync + 'static {
-    /// The lab capability's argument type; its JSON Schema is the resource's schema.
-    type Args: DeserializeOwned + JsonSchema + Send + Sync;
+    /// The lab capability's argument type: its JSON Schema is the resource's schema, its
+    /// `Validate` the checks at validate and plan.
+    type Args: DeserializeOwned + JsonSchema + Validate + Send + Sync;
 
     fn definition() -> Definition;
 
     /// Where create and update take their arguments from: the plan (default), or the
     /// configuration, for resources whose backend-chosen arguments must stay unset there.
     const ARGS_FROM_CONFIG: bool = false;
-
-    /// The capability's own checks (its `validate`).
-    fn check(args: &Self::Args) -> Vec<FieldError>;
 
     /// Refines a plan that passed the checks (computed values known already, replacements
     /// only the backend can decide).
@@ -164,7 +162,7 @@ impl<R: ManagedResource> Managed<R> {
             request.planned
         };
         let args: R::Args = self.kit.args(source)?;
-        let errors = R::check(&args);
+        let errors = args.validate();
         if !errors.is_empty() {
             return Err(self.kit.field_errors(&errors));
         }
@@ -265,12 +263,14 @@ impl<R: ManagedResource> Resource for Managed<R> {
     }
 
     async fn validate(&self, config: &Value) -> Diagnostics {
-        self.kit.validate::<R::Args>(config, R::check)
+        self.kit.validate::<R::Args>(config, R::Args::validate)
     }
 
     async fn modify_plan(&self, change: &mut PlanChange<'_>) -> Diagnostics {
         // The configuration, not the plan: what the backend fills is checked as given.
-        let mut diags = self.kit.validate::<R::Args>(change.config, R::check);
+        let mut diags = self
+            .kit
+            .validate::<R::Args>(change.config, R::Args::validate);
         if diags.has_errors() {
             return diags;
         }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use lab::aws::instance::{self as ec2, Instance};
 use lab::aws::{Aws, AwsError};
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
@@ -119,10 +118,6 @@ impl ManagedResource for AwsInstanceResource {
             backend: Backend::Aws,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &Instance) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, _kit: &Kit) -> Diagnostics {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use lab::aws::security_group::{self as sg, SecurityGroup};
 use lab::aws::{Aws, AwsError};
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::schema::Attribute;
@@ -102,10 +101,6 @@ impl ManagedResource for AwsSecurityGroupResource {
             backend: Backend::Aws,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &SecurityGroup) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn create(&self, op: Op<'_, SecurityGroup>) -> Result<Applied, Failure> {

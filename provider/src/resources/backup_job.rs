@@ -8,7 +8,6 @@ use std::time::Duration;
 use lab::backup::apply::{self as job_on, Found};
 use lab::backup::render::{self, Scheduler};
 use lab::backup::BackupJob;
-use lab::validation::FieldError;
 use serde_json::json;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -127,10 +126,6 @@ impl ManagedResource for BackupJobResource {
             on_host: true,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &BackupJob) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {

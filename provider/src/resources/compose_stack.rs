@@ -11,7 +11,6 @@ use lab::compose::apply::{self as stack_on, Inspection};
 use lab::compose::model::Model;
 use lab::compose::plan::plan;
 use lab::compose::ComposeStack;
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::PlanChange;
@@ -204,10 +203,6 @@ impl ManagedResource for ComposeStackResource {
             on_host: true,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &ComposeStack) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {

@@ -3,7 +3,6 @@
 
 use lab::netbird::group::{self, Group};
 use lab::netbird::{Client, NetbirdError};
-use lab::validation::FieldError;
 use serde_json::Value as Json;
 
 use super::netbird_object::{ApiObject, NetbirdObjectResource};
@@ -27,10 +26,6 @@ impl ApiObject for Group {
             invalid: "Invalid NetBird group",
             ..Definition::default()
         }
-    }
-
-    fn validate(&self) -> Vec<FieldError> {
-        Group::validate(self)
     }
 
     fn from_api(found: &Json, declared: Option<&Self>) -> Self {

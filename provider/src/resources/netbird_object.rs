@@ -6,7 +6,7 @@
 use std::marker::PhantomData;
 
 use lab::netbird::{str_of, Client, NetbirdError};
-use lab::validation::FieldError;
+use lab::validation::Validate;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,12 +20,13 @@ use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op
 
 /// A NetBird object managed by ID.
 #[tfplugin::async_trait]
-pub trait ApiObject: DeserializeOwned + Serialize + JsonSchema + Send + Sync + 'static {
+pub trait ApiObject:
+    DeserializeOwned + Serialize + JsonSchema + Validate + Send + Sync + 'static
+{
     /// What it is, in messages (`group`).
     const NOUN: &'static str;
     /// The definition without `outputs` and `backend`, which every such object shares.
     fn definition() -> Definition;
-    fn validate(&self) -> Vec<FieldError>;
     /// The API's answer in the declaration's terms (`declared` is none on import).
     fn from_api(found: &Json, declared: Option<&Self>) -> Self;
     async fn create(client: &Client, args: &Self) -> Result<Json, NetbirdError>;
@@ -71,10 +72,6 @@ impl<O: ApiObject> ManagedResource for NetbirdObjectResource<O> {
         );
         definition.backend = crate::kit::Backend::Netbird;
         definition
-    }
-
-    fn check(args: &O) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn create(&self, op: Op<'_, O>) -> Result<Applied, Failure> {

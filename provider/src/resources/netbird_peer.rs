@@ -12,7 +12,6 @@ use std::time::Duration;
 use lab::netbird::agent;
 use lab::netbird::peer::{self, Peer};
 use lab::netbird::{str_of, Client, NetbirdError};
-use lab::validation::FieldError;
 use serde_json::Value as Json;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -165,10 +164,6 @@ impl ManagedResource for NetbirdPeerResource {
             backend: Backend::Netbird,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &Peer) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {

@@ -4,7 +4,6 @@
 
 use lab::netbird::policy::{self, Policy};
 use lab::netbird::{Client, NetbirdError};
-use lab::validation::FieldError;
 use serde_json::Value as Json;
 
 use super::netbird_object::{ApiObject, NetbirdObjectResource};
@@ -33,10 +32,6 @@ impl ApiObject for Policy {
             errors: ErrorPaths::TopLevel,
             ..Definition::default()
         }
-    }
-
-    fn validate(&self) -> Vec<FieldError> {
-        Policy::validate(self)
     }
 
     fn from_api(found: &Json, declared: Option<&Self>) -> Self {

@@ -3,7 +3,6 @@
 
 use lab::netbird::route::{self, Route};
 use lab::netbird::{Client, NetbirdError};
-use lab::validation::FieldError;
 use serde_json::Value as Json;
 
 use super::netbird_object::{ApiObject, NetbirdObjectResource};
@@ -26,10 +25,6 @@ impl ApiObject for Route {
             invalid: "Invalid NetBird route",
             ..Definition::default()
         }
-    }
-
-    fn validate(&self) -> Vec<FieldError> {
-        Route::validate(self)
     }
 
     fn from_api(found: &Json, declared: Option<&Self>) -> Self {

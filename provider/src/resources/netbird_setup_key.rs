@@ -6,7 +6,6 @@
 
 use lab::netbird::setup_key::{self, SetupKey};
 use lab::netbird::str_of;
-use lab::validation::FieldError;
 use serde_json::{json, Value as Json};
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
@@ -96,10 +95,6 @@ impl ManagedResource for NetbirdSetupKeyResource {
             backend: Backend::Netbird,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &SetupKey) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, _kit: &Kit) -> Diagnostics {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use lab::file_plan::{Action, MarkedPlan};
 use lab::prometheus_target::{self as target, PrometheusTarget};
-use lab::validation::FieldError;
 use tfplugin::cty::Type;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::schema::Attribute;
@@ -50,10 +49,6 @@ impl WholeFile for PrometheusTargetFile {
             on_host: true,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &PrometheusTarget) -> Vec<FieldError> {
-        args.validate()
     }
 
     fn path(job: &str, file_sd_dir: &str) -> PathBuf {

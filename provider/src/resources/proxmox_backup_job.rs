@@ -3,7 +3,6 @@
 //! `lab::proxmox::backup_job`; this file maps Terraform values to it. Import by job ID.
 
 use lab::proxmox::backup_job::{self as jobs, VzdumpJob};
-use lab::validation::FieldError;
 use tfplugin::cty::Value;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
@@ -108,10 +107,6 @@ impl ManagedResource for ProxmoxBackupJobResource {
             backend: Backend::Proxmox,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &VzdumpJob) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, _kit: &Kit) -> Diagnostics {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use lab::deadline::Deadline;
 use lab::proxmox::vm::CreateFailure;
 use lab::proxmox::{Client, ProxmoxError};
-use lab::validation::FieldError;
+use lab::validation::Validate;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tfplugin::cty::Value;
@@ -39,14 +39,13 @@ pub struct Found<S> {
 #[tfplugin::async_trait]
 pub trait Guest: Send + Sync + 'static {
     /// The lab capability's argument type.
-    type Spec: DeserializeOwned + JsonSchema + Clone + Send + Sync;
+    type Spec: DeserializeOwned + JsonSchema + Validate + Clone + Send + Sync;
     /// "VM", "container".
     const NOUN: &'static str;
     /// The warning's title when changes wait for the next boot.
     const PENDING_TITLE: &'static str;
 
     fn definition() -> Definition;
-    fn check(spec: &Self::Spec) -> Vec<FieldError>;
     fn node(spec: &Self::Spec) -> &str;
 
     /// The spec a state records (a container fills what an import could not read).
@@ -200,10 +199,6 @@ impl<G: Guest> ManagedResource for GuestResource<G> {
 
     fn definition() -> Definition {
         G::definition()
-    }
-
-    fn check(spec: &G::Spec) -> Vec<FieldError> {
-        G::check(spec)
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {

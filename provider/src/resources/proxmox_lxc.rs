@@ -9,7 +9,6 @@ use lab::deadline::Deadline;
 use lab::proxmox::lxc::{self, Container, ContainerActual};
 use lab::proxmox::vm::CreateFailure;
 use lab::proxmox::{Client, ProxmoxError};
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::Diagnostics;
 use tfplugin::path::AttrPath;
@@ -110,10 +109,6 @@ impl Guest for LxcGuest {
             errors: ErrorPaths::TopLevel,
             ..Definition::default()
         }
-    }
-
-    fn check(spec: &Container) -> Vec<FieldError> {
-        spec.validate()
     }
 
     fn node(spec: &Container) -> &str {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use lab::deadline::Deadline;
 use lab::proxmox::vm::{self, CreateFailure, Vm, VmActual};
 use lab::proxmox::{Client, ProxmoxError};
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
@@ -133,10 +132,6 @@ impl Guest for VmGuest {
             errors: ErrorPaths::TopLevel,
             ..Definition::default()
         }
-    }
-
-    fn check(spec: &Vm) -> Vec<FieldError> {
-        spec.validate()
     }
 
     fn node(spec: &Vm) -> &str {

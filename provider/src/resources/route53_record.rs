@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use lab::aws::route53::{self as r53, Alias, Record};
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::provider::PlanChange;
@@ -130,10 +129,6 @@ impl ManagedResource for Route53RecordResource {
             extend: with_alias_block,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &Record) -> Vec<FieldError> {
-        args.validate()
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use lab::file_plan::MarkedPlan;
 use lab::traefik::{self as route, RouteFile, TraefikRoute};
-use lab::validation::FieldError;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::Diagnostics;
 use tfplugin::schema::Attribute;
@@ -57,10 +56,6 @@ impl WholeFile for TraefikRouteFile {
             on_host: true,
             ..Definition::default()
         }
-    }
-
-    fn check(args: &TraefikRoute) -> Vec<FieldError> {
-        args.validate()
     }
 
     fn path(name: &str, config_dir: &str) -> PathBuf {

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use lab::file_plan::{self, MarkedPlan, Ownership};
-use lab::validation::FieldError;
+use lab::validation::Validate;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,7 +23,7 @@ use crate::kit::{Applied, Current, Definition, Failure, Kit, ManagedResource, Op
 #[tfplugin::async_trait]
 pub trait WholeFile: Send + Sync + 'static {
     /// The capability's arguments (also what a file reads back as).
-    type Args: DeserializeOwned + Serialize + JsonSchema + Send + Sync;
+    type Args: DeserializeOwned + Serialize + JsonSchema + Validate + Send + Sync;
     const TYPE_NAME: &'static str;
     /// What the file is, in diagnostics: `Cannot write the <NOUN>`.
     const NOUN: &'static str;
@@ -35,7 +35,6 @@ pub trait WholeFile: Send + Sync + 'static {
     const IMPORT_EXAMPLE: &'static str;
 
     fn definition() -> Definition;
-    fn check(args: &Self::Args) -> Vec<FieldError>;
     /// The file's path from the two [`LOCATION`](Self::LOCATION) arguments.
     fn path(name: &str, dir: &str) -> PathBuf;
     /// The path of the file `args` manage.
@@ -158,10 +157,6 @@ impl<F: WholeFile> ManagedResource for WholeFileResource<F> {
 
     fn definition() -> Definition {
         F::definition()
-    }
-
-    fn check(args: &F::Args) -> Vec<FieldError> {
-        F::check(args)
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {

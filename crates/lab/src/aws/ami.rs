@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Aws, AwsError};
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -24,8 +25,8 @@ pub struct AmiLookup {
     pub most_recent: bool,
 }
 
-impl AmiLookup {
-    pub fn validate(&self) -> Vec<FieldError> {
+impl Validate for AmiLookup {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.owners.is_empty() {
             errors.push(FieldError::field(

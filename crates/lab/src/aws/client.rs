@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::AwsError;
 use crate::secret::Secret;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// How to reach AWS. Every field is optional: what is left out comes from the standard
 /// AWS configuration (environment variables, `~/.aws/config`, SSO, instance role).
@@ -58,8 +59,10 @@ impl AwsConfig {
         }
         self
     }
+}
 
-    pub fn validate(&self) -> Vec<FieldError> {
+impl Validate for AwsConfig {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         match (&self.access_key, &self.secret_key) {
             (Some(_), None) => errors.push(FieldError::field(

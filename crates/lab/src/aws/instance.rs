@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{sync_tags, tags_map, validate_tags, Aws, AwsError};
 use crate::deadline::{Backoff, Deadline, Poll};
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 
 /// EC2's limit on user data (before base64).
@@ -82,8 +83,8 @@ pub fn is_instance_type(t: &str) -> bool {
         && !size.contains('.')
 }
 
-impl Instance {
-    pub fn validate(&self) -> Vec<FieldError> {
+impl Validate for Instance {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if !self.ami.starts_with("ami-") || self.ami.len() < 5 {
             errors.push(FieldError::field(

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{Aws, AwsError};
 use crate::deadline::{Backoff, Deadline, Poll};
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// The record types this resource manages.
 pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX", "SRV", "CAA", "NS"];
@@ -158,9 +159,59 @@ fn decode_value(record_type: &str, value: &str) -> String {
 }
 
 impl Record {
+    /// The name must be the zone's apex or inside it.
+    pub fn validate_in_zone(&self, zone_name: &str) -> Option<FieldError> {
+        let name = normalize_name(&self.name);
+        let zone = normalize_name(zone_name);
+        if name == zone || name.ends_with(&format!(".{zone}")) {
+            None
+        } else {
+            Some(FieldError::field(
+                "name",
+                format!(
+                    "{:?} is outside the zone {zone}: use a name ending in .{zone}",
+                    self.name
+                ),
+            ))
+        }
+    }
+
+    fn record_set(&self) -> ResourceRecordSet {
+        let mut builder = ResourceRecordSet::builder()
+            .name(normalize_name(&self.name))
+            .r#type(RrType::from(self.record_type.as_str()))
+            .set_ttl(self.ttl);
+        if let Some(records) = &self.records {
+            builder = builder.set_resource_records(Some(
+                records
+                    .iter()
+                    .map(|v| {
+                        ResourceRecord::builder()
+                            .value(encode_value(&self.record_type, v))
+                            .build()
+                            .expect("value is set")
+                    })
+                    .collect(),
+            ));
+        }
+        if let Some(alias) = &self.alias {
+            builder = builder.alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id(&alias.zone_id)
+                    .dns_name(&alias.name)
+                    .evaluate_target_health(alias.evaluate_target_health)
+                    .build()
+                    .expect("alias fields are set"),
+            );
+        }
+        builder.build().expect("name and type are set")
+    }
+}
+
+impl Validate for Record {
     /// Checks what can be checked without AWS. `validate_in_zone` checks the name against
     /// the zone once its name is known.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.zone_id.trim().is_empty() {
             errors.push(FieldError::field("zone_id", "must not be empty"));
@@ -253,54 +304,6 @@ impl Record {
             }
         }
         errors
-    }
-
-    /// The name must be the zone's apex or inside it.
-    pub fn validate_in_zone(&self, zone_name: &str) -> Option<FieldError> {
-        let name = normalize_name(&self.name);
-        let zone = normalize_name(zone_name);
-        if name == zone || name.ends_with(&format!(".{zone}")) {
-            None
-        } else {
-            Some(FieldError::field(
-                "name",
-                format!(
-                    "{:?} is outside the zone {zone}: use a name ending in .{zone}",
-                    self.name
-                ),
-            ))
-        }
-    }
-
-    fn record_set(&self) -> ResourceRecordSet {
-        let mut builder = ResourceRecordSet::builder()
-            .name(normalize_name(&self.name))
-            .r#type(RrType::from(self.record_type.as_str()))
-            .set_ttl(self.ttl);
-        if let Some(records) = &self.records {
-            builder = builder.set_resource_records(Some(
-                records
-                    .iter()
-                    .map(|v| {
-                        ResourceRecord::builder()
-                            .value(encode_value(&self.record_type, v))
-                            .build()
-                            .expect("value is set")
-                    })
-                    .collect(),
-            ));
-        }
-        if let Some(alias) = &self.alias {
-            builder = builder.alias_target(
-                AliasTarget::builder()
-                    .hosted_zone_id(&alias.zone_id)
-                    .dns_name(&alias.name)
-                    .evaluate_target_health(alias.evaluate_target_health)
-                    .build()
-                    .expect("alias fields are set"),
-            );
-        }
-        builder.build().expect("name and type are set")
     }
 }
 
@@ -600,8 +603,8 @@ pub struct ZoneLookup {
     pub private_zone: bool,
 }
 
-impl ZoneLookup {
-    pub fn validate(&self) -> Vec<FieldError> {
+impl Validate for ZoneLookup {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if normalize_name(&self.name).is_empty() {
             errors.push(FieldError::field("name", "must not be empty"));

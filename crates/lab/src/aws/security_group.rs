@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{sync_tags, tags_map, validate_tags, Aws, AwsError};
 use crate::deadline::{Backoff, Deadline, Poll};
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 
 fn default_description() -> String {
@@ -357,7 +358,19 @@ pub fn check_cidr(cidr: &str, ipv6: bool) -> Result<(), String> {
 }
 
 impl SecurityGroup {
-    pub fn validate(&self) -> Vec<FieldError> {
+    /// Every atom the declared rules stand for.
+    pub fn atoms(&self) -> BTreeSet<Atom> {
+        let ingress = self
+            .ingress
+            .iter()
+            .flat_map(|r| r.atoms(Direction::Ingress));
+        let egress = self.egress.iter().flat_map(|r| r.atoms(Direction::Egress));
+        ingress.chain(egress).collect()
+    }
+}
+
+impl Validate for SecurityGroup {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.name.is_empty() || self.name.len() > 255 {
             errors.push(FieldError::field("name", "must be 1 to 255 characters"));
@@ -397,16 +410,6 @@ impl SecurityGroup {
         }
         validate_tags(&self.tags, &mut errors);
         errors
-    }
-
-    /// Every atom the declared rules stand for.
-    pub fn atoms(&self) -> BTreeSet<Atom> {
-        let ingress = self
-            .ingress
-            .iter()
-            .flat_map(|r| r.atoms(Direction::Ingress));
-        let egress = self.egress.iter().flat_map(|r| r.atoms(Direction::Egress));
-        ingress.chain(egress).collect()
     }
 }
 

@@ -37,6 +37,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 
 pub const CONFIG_DIR: &str = "/etc/tabiri/backup";
@@ -243,7 +244,19 @@ fn nested(field: &str, inner: &str, message: impl Into<String>) -> FieldError {
 }
 
 impl BackupJob {
-    pub fn validate(&self) -> Vec<FieldError> {
+    /// The job's directory on the host.
+    pub fn dir(&self) -> String {
+        format!("{}/{}", self.config_dir.trim_end_matches('/'), self.name)
+    }
+
+    /// The tag every snapshot of this job carries.
+    pub fn job_tag(&self) -> String {
+        format!("tabiri-job:{}", self.name)
+    }
+}
+
+impl Validate for BackupJob {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Err(e) = check_name(&self.name) {
             errors.push(FieldError::field("name", e));
@@ -437,16 +450,6 @@ impl BackupJob {
             }
         }
         errors
-    }
-
-    /// The job's directory on the host.
-    pub fn dir(&self) -> String {
-        format!("{}/{}", self.config_dir.trim_end_matches('/'), self.name)
-    }
-
-    /// The tag every snapshot of this job carries.
-    pub fn job_tag(&self) -> String {
-        format!("tabiri-job:{}", self.name)
     }
 }
 

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// Where stacks live unless `project_dir` says otherwise.
 pub const STACKS_DIR: &str = "/opt/tabiri/stacks";
@@ -168,8 +169,10 @@ impl ComposeStack {
     pub fn wait_timeout(&self) -> Result<std::time::Duration, String> {
         crate::duration::parse(&self.wait_timeout)
     }
+}
 
-    pub fn validate(&self) -> Vec<FieldError> {
+impl Validate for ComposeStack {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Err(e) = check_project_name(&self.project) {
             errors.push(FieldError::field("project", e));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// The group every peer is in; the server keeps it and refuses changes to it.
 pub const ALL: &str = "All";
@@ -29,7 +30,22 @@ pub struct Group {
 }
 
 impl Group {
-    pub fn validate(&self) -> Vec<FieldError> {
+    /// What the group looks like in the terms of the declaration: the declared peers that
+    /// are members (a missing one shows as a change; members from elsewhere do not).
+    pub fn from_api(group: &Json, declared: Option<&Group>) -> Group {
+        let members = super::id_set(group.get("peers"));
+        let peers = declared
+            .and_then(|d| d.peers.as_ref())
+            .map(|wanted| wanted.intersection(&members).cloned().collect());
+        Group {
+            name: super::str_of(group, "name").to_string(),
+            peers,
+        }
+    }
+}
+
+impl Validate for Group {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let name = self.name.trim();
         if name.is_empty() {
@@ -54,19 +70,6 @@ impl Group {
             }
         }
         errors
-    }
-
-    /// What the group looks like in the terms of the declaration: the declared peers that
-    /// are members (a missing one shows as a change; members from elsewhere do not).
-    pub fn from_api(group: &Json, declared: Option<&Group>) -> Group {
-        let members = super::id_set(group.get("peers"));
-        let peers = declared
-            .and_then(|d| d.peers.as_ref())
-            .map(|wanted| wanted.intersection(&members).cloned().collect());
-        Group {
-            name: super::str_of(group, "name").to_string(),
-            peers,
-        }
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use crate::secret::Secret;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// A host enrolled in the mesh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -42,25 +43,6 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if self.name.trim().is_empty() {
-            errors.push(FieldError::field("name", "must not be empty"));
-        }
-        if let Some(url) = &self.management_url {
-            if let Err(e) = super::check_management_url(url) {
-                errors.push(FieldError::field("management_url", e));
-            }
-        }
-        if self.groups.iter().any(|g| g.trim().is_empty()) {
-            errors.push(FieldError::field(
-                "groups",
-                "an empty string is not a group ID",
-            ));
-        }
-        errors
-    }
-
     /// The peer as the API answers it, in the terms of the declaration: `groups` holds
     /// the declared groups the peer is in (a missing one shows as a change, others do
     /// not), `management_url` what the agent says (`agent_url`).
@@ -79,6 +61,27 @@ impl Peer {
                 _ => agent_url,
             }),
         }
+    }
+}
+
+impl Validate for Peer {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.name.trim().is_empty() {
+            errors.push(FieldError::field("name", "must not be empty"));
+        }
+        if let Some(url) = &self.management_url {
+            if let Err(e) = super::check_management_url(url) {
+                errors.push(FieldError::field("management_url", e));
+            }
+        }
+        if self.groups.iter().any(|g| g.trim().is_empty()) {
+            errors.push(FieldError::field(
+                "groups",
+                "an empty string is not a group ID",
+            ));
+        }
+        errors
     }
 }
 

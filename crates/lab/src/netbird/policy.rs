@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 
 pub const PROTOCOLS: &[&str] = &["all", "tcp", "udp", "icmp"];
@@ -98,103 +99,6 @@ fn port_number(value: i64) -> bool {
 }
 
 impl Policy {
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if self.name.trim().is_empty() {
-            errors.push(FieldError::field("name", "must not be empty"));
-        }
-        if self.rules.is_empty() {
-            errors.push(FieldError::field(
-                "rules",
-                "a policy needs at least one rule (to allow nothing, leave the policy out or set enabled = false)",
-            ));
-        }
-        for (i, rule) in self.rules.iter().enumerate() {
-            if rule.name.trim().is_empty() {
-                errors.push(rule_error(i, "name", "must not be empty"));
-            } else if self.rules[..i].iter().any(|r| r.name == rule.name) {
-                errors.push(rule_error(
-                    i,
-                    "name",
-                    format!(
-                        "{:?} names another rule too; rule names are unique within a policy",
-                        rule.name
-                    ),
-                ));
-            }
-            if !ACTIONS.contains(&rule.action.as_str()) {
-                errors.push(rule_error(
-                    i,
-                    "action",
-                    format!("must be accept or drop, not {:?}", rule.action),
-                ));
-            }
-            if !PROTOCOLS.contains(&rule.protocol.as_str()) {
-                errors.push(rule_error(
-                    i,
-                    "protocol",
-                    format!(
-                        "must be one of all, tcp, udp, icmp, not {:?}",
-                        rule.protocol
-                    ),
-                ));
-            }
-            let has_ports = rule.ports.as_ref().is_some_and(|p| !p.is_empty())
-                || rule.port_ranges.as_ref().is_some_and(|p| !p.is_empty());
-            if has_ports && matches!(rule.protocol.as_str(), "all" | "icmp") {
-                errors.push(rule_error(
-                    i,
-                    if rule.ports.as_ref().is_some_and(|p| !p.is_empty()) {
-                        "ports"
-                    } else {
-                        "port_ranges"
-                    },
-                    format!(
-                        "ports apply to tcp and udp only, not to protocol {:?}",
-                        rule.protocol
-                    ),
-                ));
-            }
-            if rule.ports.as_ref().is_some_and(|p| !p.is_empty())
-                && rule.port_ranges.as_ref().is_some_and(|p| !p.is_empty())
-            {
-                errors.push(rule_error(
-                    i,
-                    "port_ranges",
-                    "set ports or port_ranges, not both (NetBird refuses a rule with both; split it in two rules)",
-                ));
-            }
-            for port in rule.ports.iter().flatten() {
-                if !port.parse::<i64>().is_ok_and(port_number) {
-                    errors.push(rule_error(
-                        i,
-                        "ports",
-                        format!("{port:?} is not a port (1 to 65535)"),
-                    ));
-                }
-            }
-            for range in rule.port_ranges.iter().flatten() {
-                if !port_number(range.start) || !port_number(range.end) || range.start > range.end {
-                    errors.push(rule_error(
-                        i,
-                        "port_ranges",
-                        format!(
-                            "{}-{} is not a port range (1 to 65535, start <= end)",
-                            range.start, range.end
-                        ),
-                    ));
-                }
-            }
-            if rule.sources.is_empty() {
-                errors.push(rule_error(i, "sources", "needs at least one group ID"));
-            }
-            if rule.destinations.is_empty() {
-                errors.push(rule_error(i, "destinations", "needs at least one group ID"));
-            }
-        }
-        errors
-    }
-
     /// The API's request body (`PolicyCreate`/`PolicyUpdate`).
     pub fn to_api(&self) -> Json {
         let rules: Vec<Json> = self
@@ -333,6 +237,105 @@ impl Policy {
             enabled: bool_of(policy, "enabled"),
             rules,
         }
+    }
+}
+
+impl Validate for Policy {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.name.trim().is_empty() {
+            errors.push(FieldError::field("name", "must not be empty"));
+        }
+        if self.rules.is_empty() {
+            errors.push(FieldError::field(
+                "rules",
+                "a policy needs at least one rule (to allow nothing, leave the policy out or set enabled = false)",
+            ));
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.name.trim().is_empty() {
+                errors.push(rule_error(i, "name", "must not be empty"));
+            } else if self.rules[..i].iter().any(|r| r.name == rule.name) {
+                errors.push(rule_error(
+                    i,
+                    "name",
+                    format!(
+                        "{:?} names another rule too; rule names are unique within a policy",
+                        rule.name
+                    ),
+                ));
+            }
+            if !ACTIONS.contains(&rule.action.as_str()) {
+                errors.push(rule_error(
+                    i,
+                    "action",
+                    format!("must be accept or drop, not {:?}", rule.action),
+                ));
+            }
+            if !PROTOCOLS.contains(&rule.protocol.as_str()) {
+                errors.push(rule_error(
+                    i,
+                    "protocol",
+                    format!(
+                        "must be one of all, tcp, udp, icmp, not {:?}",
+                        rule.protocol
+                    ),
+                ));
+            }
+            let has_ports = rule.ports.as_ref().is_some_and(|p| !p.is_empty())
+                || rule.port_ranges.as_ref().is_some_and(|p| !p.is_empty());
+            if has_ports && matches!(rule.protocol.as_str(), "all" | "icmp") {
+                errors.push(rule_error(
+                    i,
+                    if rule.ports.as_ref().is_some_and(|p| !p.is_empty()) {
+                        "ports"
+                    } else {
+                        "port_ranges"
+                    },
+                    format!(
+                        "ports apply to tcp and udp only, not to protocol {:?}",
+                        rule.protocol
+                    ),
+                ));
+            }
+            if rule.ports.as_ref().is_some_and(|p| !p.is_empty())
+                && rule.port_ranges.as_ref().is_some_and(|p| !p.is_empty())
+            {
+                errors.push(rule_error(
+                    i,
+                    "port_ranges",
+                    "set ports or port_ranges, not both (NetBird refuses a rule with both; split it in two rules)",
+                ));
+            }
+            for port in rule.ports.iter().flatten() {
+                if !port.parse::<i64>().is_ok_and(port_number) {
+                    errors.push(rule_error(
+                        i,
+                        "ports",
+                        format!("{port:?} is not a port (1 to 65535)"),
+                    ));
+                }
+            }
+            for range in rule.port_ranges.iter().flatten() {
+                if !port_number(range.start) || !port_number(range.end) || range.start > range.end {
+                    errors.push(rule_error(
+                        i,
+                        "port_ranges",
+                        format!(
+                            "{}-{} is not a port range (1 to 65535, start <= end)",
+                            range.start, range.end
+                        ),
+                    ));
+                }
+            }
+            if rule.sources.is_empty() {
+                errors.push(rule_error(i, "sources", "needs at least one group ID"));
+            }
+            if rule.destinations.is_empty() {
+                errors.push(rule_error(i, "destinations", "needs at least one group ID"));
+            }
+        }
+        errors
     }
 }
 

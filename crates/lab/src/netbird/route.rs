@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// A NetBird network route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -65,45 +66,6 @@ fn check_cidr(text: &str) -> Result<(), String> {
 }
 
 impl Route {
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        let id_len = self.network_id.chars().count();
-        if !(1..=40).contains(&id_len) {
-            errors.push(FieldError::field(
-                "network_id",
-                "must be 1 to 40 characters",
-            ));
-        }
-        if let Err(e) = check_cidr(&self.network) {
-            errors.push(FieldError::field("network", e));
-        }
-        let groups_given = self.peer_groups.as_ref().is_some_and(|g| !g.is_empty());
-        match (&self.peer, groups_given) {
-            (Some(_), true) => errors.push(FieldError::field(
-                "peer_groups",
-                "set either peer or peer_groups, not both",
-            )),
-            (None, false) => errors.push(FieldError::field(
-                "peer",
-                "a route needs a routing peer: set peer (a peer ID) or peer_groups",
-            )),
-            _ => {}
-        }
-        if self.groups.is_empty() {
-            errors.push(FieldError::field(
-                "groups",
-                "needs at least one distribution group ID (the peers that get the route)",
-            ));
-        }
-        if !(1..=9999).contains(&self.metric) {
-            errors.push(FieldError::field(
-                "metric",
-                format!("{} is outside 1 to 9999", self.metric),
-            ));
-        }
-        errors
-    }
-
     /// The API's request body (`RouteRequest`).
     pub fn to_api(&self) -> Json {
         let mut body = json!({
@@ -156,6 +118,47 @@ impl Route {
             enabled: bool_of(route, "enabled"),
             keep_route: bool_of(route, "keep_route"),
         }
+    }
+}
+
+impl Validate for Route {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let id_len = self.network_id.chars().count();
+        if !(1..=40).contains(&id_len) {
+            errors.push(FieldError::field(
+                "network_id",
+                "must be 1 to 40 characters",
+            ));
+        }
+        if let Err(e) = check_cidr(&self.network) {
+            errors.push(FieldError::field("network", e));
+        }
+        let groups_given = self.peer_groups.as_ref().is_some_and(|g| !g.is_empty());
+        match (&self.peer, groups_given) {
+            (Some(_), true) => errors.push(FieldError::field(
+                "peer_groups",
+                "set either peer or peer_groups, not both",
+            )),
+            (None, false) => errors.push(FieldError::field(
+                "peer",
+                "a route needs a routing peer: set peer (a peer ID) or peer_groups",
+            )),
+            _ => {}
+        }
+        if self.groups.is_empty() {
+            errors.push(FieldError::field(
+                "groups",
+                "needs at least one distribution group ID (the peers that get the route)",
+            ));
+        }
+        if !(1..=9999).contains(&self.metric) {
+            errors.push(FieldError::field(
+                "metric",
+                format!("{} is outside 1 to 9999", self.metric),
+            ));
+        }
+        errors
     }
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{check_management_url, check_token};
 use crate::secret::Secret;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// Environment fallbacks, as NetBird's own tools name them.
 pub const ENV_URL: &str = "NB_MANAGEMENT_URL";
@@ -27,18 +28,6 @@ pub struct NetbirdSettings {
 }
 
 impl NetbirdSettings {
-    /// What the written values get wrong (the environment is not consulted).
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if let Some(Err(e)) = self.management_url.as_deref().map(check_management_url) {
-            errors.push(FieldError::field("management_url", e));
-        }
-        if let Some(Err(e)) = self.token.as_ref().map(|t| check_token(t.expose())) {
-            errors.push(FieldError::field("token", e));
-        }
-        errors
-    }
-
     /// The URL and token from these values and the environment, `None` when neither names
     /// a management URL (NetBird is then simply not configured). `written` says whether
     /// the user wrote a block at all: a block without a URL is an error.
@@ -65,5 +54,19 @@ impl NetbirdSettings {
                 FieldError::field("token", format!("no token: set token or {ENV_TOKEN}"))
             })?;
         Ok(Some((url, token)))
+    }
+}
+
+impl Validate for NetbirdSettings {
+    /// What the written values get wrong (the environment is not consulted).
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(Err(e)) = self.management_url.as_deref().map(check_management_url) {
+            errors.push(FieldError::field("management_url", e));
+        }
+        if let Some(Err(e)) = self.token.as_ref().map(|t| check_token(t.expose())) {
+            errors.push(FieldError::field("token", e));
+        }
+        errors
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// The API's bounds on `expires_in` (one day to one year).
 pub const MIN_EXPIRES_IN: Duration = Duration::from_secs(86_400);
@@ -57,7 +58,40 @@ fn default_expires_in() -> String {
 }
 
 impl SetupKey {
-    pub fn validate(&self) -> Vec<FieldError> {
+    /// `expires_in` in seconds, for the API (after `validate`).
+    pub fn expires_in_seconds(&self) -> u64 {
+        crate::duration::parse(&self.expires_in)
+            .map(|d| d.as_secs())
+            .unwrap_or(MIN_EXPIRES_IN.as_secs())
+    }
+
+    /// The key as the API answers it, in the terms of the declaration: what the server
+    /// cannot tell (the duration asked for, `rotate_before`) and `auto_groups` in the
+    /// declared order are the declaration's.
+    pub fn from_api(key: &Json, declared: &SetupKey) -> SetupKey {
+        use super::{bool_of, str_of};
+        let auto_groups = super::id_set(key.get("auto_groups"));
+        SetupKey {
+            name: str_of(key, "name").to_string(),
+            key_type: str_of(key, "type").to_string(),
+            usage_limit: match key.get("usage_limit").and_then(Json::as_i64) {
+                // The server makes every one-off key's limit 1; 0 and 1 both ask for that.
+                Some(1) if declared.key_type == "one-off" && declared.usage_limit <= 1 => {
+                    declared.usage_limit
+                }
+                other => other.unwrap_or_default(),
+            },
+            ephemeral: bool_of(key, "ephemeral"),
+            auto_groups,
+            expires_in: declared.expires_in.clone(),
+            revoked: bool_of(key, "revoked"),
+            rotate_before: declared.rotate_before.clone(),
+        }
+    }
+}
+
+impl Validate for SetupKey {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.name.trim().is_empty() {
             errors.push(FieldError::field("name", "must not be empty"));
@@ -122,37 +156,6 @@ impl SetupKey {
             ));
         }
         errors
-    }
-
-    /// `expires_in` in seconds, for the API (after `validate`).
-    pub fn expires_in_seconds(&self) -> u64 {
-        crate::duration::parse(&self.expires_in)
-            .map(|d| d.as_secs())
-            .unwrap_or(MIN_EXPIRES_IN.as_secs())
-    }
-
-    /// The key as the API answers it, in the terms of the declaration: what the server
-    /// cannot tell (the duration asked for, `rotate_before`) and `auto_groups` in the
-    /// declared order are the declaration's.
-    pub fn from_api(key: &Json, declared: &SetupKey) -> SetupKey {
-        use super::{bool_of, str_of};
-        let auto_groups = super::id_set(key.get("auto_groups"));
-        SetupKey {
-            name: str_of(key, "name").to_string(),
-            key_type: str_of(key, "type").to_string(),
-            usage_limit: match key.get("usage_limit").and_then(Json::as_i64) {
-                // The server makes every one-off key's limit 1; 0 and 1 both ask for that.
-                Some(1) if declared.key_type == "one-off" && declared.usage_limit <= 1 => {
-                    declared.usage_limit
-                }
-                other => other.unwrap_or_default(),
-            },
-            ephemeral: bool_of(key, "ephemeral"),
-            auto_groups,
-            expires_in: declared.expires_in.clone(),
-            revoked: bool_of(key, "revoked"),
-            rotate_before: declared.rotate_before.clone(),
-        }
     }
 }
 

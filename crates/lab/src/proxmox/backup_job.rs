@@ -16,6 +16,7 @@ use super::error::ProxmoxError;
 use super::props;
 use crate::backup::calendar::Calendar;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 pub const MODES: &[&str] = &["snapshot", "suspend", "stop"];
 pub const COMPRESSIONS: &[&str] = &["0", "1", "gzip", "lzo", "zstd"];
@@ -189,93 +190,6 @@ fn parse_vmid_list(text: &str) -> Vec<u32> {
 }
 
 impl VzdumpJob {
-    /// Every problem at once, each at its argument.
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if let Err(e) = check_id(&self.id) {
-            errors.push(FieldError::field("id", e));
-        }
-        if let Err(e) = Calendar::parse(&self.schedule) {
-            errors.push(FieldError::field("schedule", e));
-        }
-        if let Err(e) = checks::storage_id(&self.storage) {
-            errors.push(FieldError::field("storage", e));
-        }
-        match (self.all, self.vmids.is_empty()) {
-            (true, false) => errors.push(FieldError::field(
-                "all",
-                "set either all = true or vmids, not both",
-            )),
-            (false, true) => errors.push(FieldError::field(
-                "vmids",
-                "name the guests to back up, or set all = true",
-            )),
-            _ => {}
-        }
-        if !self.all && !self.exclude.is_empty() {
-            errors.push(FieldError::field(
-                "exclude",
-                "exclude only applies with all = true",
-            ));
-        }
-        for (field, ids) in [("vmids", &self.vmids), ("exclude", &self.exclude)] {
-            for (i, id) in ids.iter().enumerate() {
-                if let Err(e) = check_vmid(*id) {
-                    errors.push(FieldError::item(field, i, e));
-                }
-            }
-        }
-        if let Some(node) = &self.node {
-            if let Err(e) = checks::node_name(node) {
-                errors.push(FieldError::field("node", e));
-            }
-        }
-        errors.extend(one_of(&self.mode, MODES, "mode"));
-        errors.extend(one_of(&self.compress, COMPRESSIONS, "compress"));
-        errors.extend(one_of(
-            &self.notification_mode,
-            NOTIFICATION_MODES,
-            "notification_mode",
-        ));
-        if let Some(prune) = &self.prune_backups {
-            let counts = prune.counts();
-            if counts.iter().all(|(_, n)| n.is_none()) {
-                errors.push(FieldError::field(
-                    "prune_backups",
-                    "name at least one keep_* count, or leave prune_backups out to use the storage's setting",
-                ));
-            }
-            for (key, n) in counts {
-                if n == Some(0) {
-                    errors.push(FieldError::field(
-                        "prune_backups",
-                        format!(
-                            "{} = 0 keeps nothing of that kind: leave it out instead",
-                            key.replace('-', "_")
-                        ),
-                    ));
-                }
-            }
-        }
-        for (i, address) in self.mailto.iter().enumerate() {
-            let plausible = address
-                .split_once('@')
-                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
-                && !address.contains([',', ';', ' ']);
-            if !plausible {
-                errors.push(FieldError::item(
-                    "mailto",
-                    i,
-                    format!("{address:?} is not a mail address"),
-                ));
-            }
-        }
-        if self.comment.contains('\n') {
-            errors.push(FieldError::field("comment", "must be one line"));
-        }
-        errors
-    }
-
     /// The options sent on create and update, and the ones an update deletes.
     fn form(&self) -> (Vec<(&'static str, String)>, Vec<&'static str>) {
         let mut set = vec![
@@ -375,6 +289,95 @@ impl VzdumpJob {
             }
         }
         job
+    }
+}
+
+impl Validate for VzdumpJob {
+    /// Every problem at once, each at its argument.
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_id(&self.id) {
+            errors.push(FieldError::field("id", e));
+        }
+        if let Err(e) = Calendar::parse(&self.schedule) {
+            errors.push(FieldError::field("schedule", e));
+        }
+        if let Err(e) = checks::storage_id(&self.storage) {
+            errors.push(FieldError::field("storage", e));
+        }
+        match (self.all, self.vmids.is_empty()) {
+            (true, false) => errors.push(FieldError::field(
+                "all",
+                "set either all = true or vmids, not both",
+            )),
+            (false, true) => errors.push(FieldError::field(
+                "vmids",
+                "name the guests to back up, or set all = true",
+            )),
+            _ => {}
+        }
+        if !self.all && !self.exclude.is_empty() {
+            errors.push(FieldError::field(
+                "exclude",
+                "exclude only applies with all = true",
+            ));
+        }
+        for (field, ids) in [("vmids", &self.vmids), ("exclude", &self.exclude)] {
+            for (i, id) in ids.iter().enumerate() {
+                if let Err(e) = check_vmid(*id) {
+                    errors.push(FieldError::item(field, i, e));
+                }
+            }
+        }
+        if let Some(node) = &self.node {
+            if let Err(e) = checks::node_name(node) {
+                errors.push(FieldError::field("node", e));
+            }
+        }
+        errors.extend(one_of(&self.mode, MODES, "mode"));
+        errors.extend(one_of(&self.compress, COMPRESSIONS, "compress"));
+        errors.extend(one_of(
+            &self.notification_mode,
+            NOTIFICATION_MODES,
+            "notification_mode",
+        ));
+        if let Some(prune) = &self.prune_backups {
+            let counts = prune.counts();
+            if counts.iter().all(|(_, n)| n.is_none()) {
+                errors.push(FieldError::field(
+                    "prune_backups",
+                    "name at least one keep_* count, or leave prune_backups out to use the storage's setting",
+                ));
+            }
+            for (key, n) in counts {
+                if n == Some(0) {
+                    errors.push(FieldError::field(
+                        "prune_backups",
+                        format!(
+                            "{} = 0 keeps nothing of that kind: leave it out instead",
+                            key.replace('-', "_")
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, address) in self.mailto.iter().enumerate() {
+            let plausible = address
+                .split_once('@')
+                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
+                && !address.contains([',', ';', ' ']);
+            if !plausible {
+                errors.push(FieldError::item(
+                    "mailto",
+                    i,
+                    format!("{address:?} is not a mail address"),
+                ));
+            }
+        }
+        if self.comment.contains('\n') {
+            errors.push(FieldError::field("comment", "must be one line"));
+        }
+        errors
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::client::{check_api_token, check_endpoint, check_username, Auth, ClientConfig};
 use crate::secret::Secret;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 /// Environment fallbacks, one per field.
 pub const ENV_ENDPOINT: &str = "PROXMOX_VE_ENDPOINT";
@@ -45,33 +46,6 @@ pub struct ProxmoxSettings {
 }
 
 impl ProxmoxSettings {
-    /// What the written values get wrong (the environment is not consulted).
-    pub fn validate(&self) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        if let Some(Err(e)) = self.endpoint.as_deref().map(check_endpoint) {
-            errors.push(FieldError::field("endpoint", e));
-        }
-        if let Some(Err(e)) = self.api_token.as_ref().map(|t| check_api_token(t.expose())) {
-            errors.push(FieldError::field("api_token", e));
-        }
-        if let Some(Err(e)) = self.username.as_deref().map(check_username) {
-            errors.push(FieldError::field("username", e));
-        }
-        if self.api_token.is_some() && (self.username.is_some() || self.password.is_some()) {
-            errors.push(FieldError::field(
-                "api_token",
-                "set either api_token or username and password, not both",
-            ));
-        }
-        if self.password.is_some() && self.username.is_none() {
-            errors.push(FieldError::field(
-                "username",
-                "password is set, so username is needed too (e.g. \"root@pam\")",
-            ));
-        }
-        errors
-    }
-
     /// The client settings from these values and the environment fallbacks, `None` when
     /// neither names an endpoint (Proxmox is then simply not configured). `written` says
     /// whether the user wrote a block at all: a block without an endpoint is an error.
@@ -140,6 +114,35 @@ impl ProxmoxSettings {
             .or_else(|| nonempty(ENV_CA_FILE))
             .map(Into::into);
         Ok(Some(config))
+    }
+}
+
+impl Validate for ProxmoxSettings {
+    /// What the written values get wrong (the environment is not consulted).
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(Err(e)) = self.endpoint.as_deref().map(check_endpoint) {
+            errors.push(FieldError::field("endpoint", e));
+        }
+        if let Some(Err(e)) = self.api_token.as_ref().map(|t| check_api_token(t.expose())) {
+            errors.push(FieldError::field("api_token", e));
+        }
+        if let Some(Err(e)) = self.username.as_deref().map(check_username) {
+            errors.push(FieldError::field("username", e));
+        }
+        if self.api_token.is_some() && (self.username.is_some() || self.password.is_some()) {
+            errors.push(FieldError::field(
+                "api_token",
+                "set either api_token or username and password, not both",
+            ));
+        }
+        if self.password.is_some() && self.username.is_none() {
+            errors.push(FieldError::field(
+                "username",
+                "password is set, so username is needed too (e.g. \"root@pam\")",
+            ));
+        }
+        errors
     }
 }
 

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::rule;
 use crate::validation::FieldError;
-use crate::Error;
+use crate::validation::Validate;
 
 /// File names are `<name>.toml`; NAME_MAX is 255 bytes on the filesystems that matter.
 const MAX_NAME_BYTES: usize = 255 - ".toml".len();
@@ -198,9 +198,20 @@ fn name_list_problems(field: &str, values: &[String], errors: &mut Vec<FieldErro
 }
 
 impl TraefikRoute {
+    /// `<config_dir>/<name>.toml`.
+    pub fn file_path(&self) -> PathBuf {
+        route_file_path(&self.config_dir, &self.name)
+    }
+}
+
+impl Validate for TraefikRoute {
+    fn subject(&self) -> String {
+        format!("traefik route {:?}", self.name)
+    }
+
     /// Every problem with the arguments, each with the path of the argument it concerns.
     /// Empty means valid. Makes no I/O, so it can run at plan time.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = validate_location(&self.name, &self.config_dir);
         if let Err(e) = rule::parse(&self.rule) {
             errors.push(FieldError::field("rule", e.message));
@@ -249,16 +260,6 @@ impl TraefikRoute {
             }
         }
         errors
-    }
-
-    /// [`validate`](Self::validate) as a `Result`, for callers that only need to stop.
-    pub fn check(&self) -> Result<(), Error> {
-        crate::validation::check(|| format!("traefik route {:?}", self.name), self.validate())
-    }
-
-    /// `<config_dir>/<name>.toml`.
-    pub fn file_path(&self) -> PathBuf {
-        route_file_path(&self.config_dir, &self.name)
     }
 }
 

@@ -12,6 +12,7 @@ use crate::proxmox::checks;
 use crate::proxmox::defaults::{default_memory, one};
 use crate::proxmox::guest_config::{check_guest_id, check_notes, field};
 use crate::secret::Secret;
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 
 /// An LXC container on a Proxmox VE node.
@@ -116,9 +117,9 @@ pub struct Features {
     pub nesting: bool,
 }
 
-impl Container {
+impl Validate for Container {
     /// Every problem with the arguments, each with its path.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut err =
             |path: Vec<PathSegment>, message: String| errors.push(FieldError::new(path, message));

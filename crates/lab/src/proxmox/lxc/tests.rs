@@ -5,6 +5,7 @@ use super::read::spec_from_config;
 use super::*;
 use crate::proxmox::guests;
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 fn container() -> Container {
     serde_json::from_value(serde_json::json!({

@@ -16,6 +16,7 @@ use super::network::{self, NetworkDevice};
 use crate::proxmox::checks;
 use crate::proxmox::defaults::{default_memory, one};
 use crate::proxmox::guest_config::{check_guest_id, check_notes, field};
+use crate::validation::Validate;
 use crate::validation::{FieldError, PathSegment};
 
 /// A QEMU virtual machine on a Proxmox VE node.
@@ -114,8 +115,15 @@ pub struct CloneFrom {
 }
 
 impl Vm {
+    /// The agent wait, parsed (validate first).
+    pub fn agent_timeout(&self) -> Duration {
+        crate::duration::parse(&self.agent.timeout).unwrap_or(Duration::from_secs(300))
+    }
+}
+
+impl Validate for Vm {
     /// Every problem with the arguments, each with its path.
-    pub fn validate(&self) -> Vec<FieldError> {
+    fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut err = |path: Vec<PathSegment>, message: String| {
             errors.push(FieldError::new(path, message));
@@ -184,10 +192,5 @@ impl Vm {
         check_notes(&self.tags, &self.description, &mut errors);
         errors.extend(agent::check(&self.agent, self.started));
         errors
-    }
-
-    /// The agent wait, parsed (validate first).
-    pub fn agent_timeout(&self) -> Duration {
-        crate::duration::parse(&self.agent.timeout).unwrap_or(Duration::from_secs(300))
     }
 }

@@ -8,6 +8,7 @@ use super::read::spec_from_config;
 use super::*;
 use crate::proxmox::{guests, props};
 use crate::validation::FieldError;
+use crate::validation::Validate;
 
 const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIlesF01uUVdyeTSdGrXDeBoZtpl+byFGMKhjtbq8D+C admin@lab";
