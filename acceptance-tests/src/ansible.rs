@@ -231,13 +231,21 @@ pub fn collections_path() -> &'static Path {
         bytes.hash(&mut hasher);
         let root = repo_root().join("target/ansible-collections");
         let dir = root.join(format!("{:016x}", hasher.finish()));
-        if dir
-            .join("ansible_collections/tabiri/homelab/MANIFEST.json")
-            .exists()
-        {
+        let installed = || {
+            dir.join("ansible_collections/tabiri/homelab/MANIFEST.json")
+                .exists()
+        };
+        if installed() {
             return dir;
         }
         std::fs::create_dir_all(&root).expect("target/ansible-collections");
+        // Test processes start side by side: one installs while the others wait, since
+        // concurrent ansible-galaxy runs share the configuration and cache written below.
+        let lock = std::fs::File::create(root.join(".install.lock")).expect("install lock");
+        lock.lock().expect("install lock");
+        if installed() {
+            return dir;
+        }
         let staging = tempfile::Builder::new()
             .prefix(".install-")
             .tempdir_in(&root)

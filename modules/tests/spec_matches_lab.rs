@@ -1,4 +1,4 @@
-//! One definition per capability (DESIGN principle 2): each module's options are its lab
+//! One definition per capability: each module's options are its lab
 //! type's fields (same names, types, required-ness and defaults, read from the type's
 //! JSON schema) plus the Ansible-only options listed here. The specs are written out in
 //! Rust so the binaries carry no schema generator; this test keeps them honest, and checks

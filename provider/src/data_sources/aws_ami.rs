@@ -2,12 +2,11 @@
 
 use lab::aws::ami::{self, AmiLookup};
 use lab::validation::{FieldError, Validate};
-use tfplugin::cty::{Type, Value};
+use tfplugin::cty::Value;
 use tfplugin::diag::Diagnostics;
-use tfplugin::schema::Attribute;
 
 use crate::config::aws as aws_config;
-use crate::kit::{Backend, Definition, Kit, ManagedDataSource};
+use crate::kit::{output, Backend, Definition, Kit, ManagedDataSource};
 
 pub const TYPE_NAME: &str = "homelab_aws_ami";
 
@@ -18,9 +17,6 @@ impl ManagedDataSource for AwsAmiDataSource {
     type Args = AmiLookup;
 
     fn definition() -> Definition {
-        let computed = |name: &str, description: &str| {
-            Attribute::computed(name, Type::String).description(description)
-        };
         Definition {
             type_name: TYPE_NAME,
             description:
@@ -29,14 +25,14 @@ impl ManagedDataSource for AwsAmiDataSource {
              true; no match is an error.",
             invalid: "Invalid AMI lookup",
             outputs: vec![
-                computed("id", "The AMI ID (`ami-...`)."),
-                computed("image_id", "The AMI ID (`ami-...`), as `id`."),
-                computed("image_name", "The image's full name."),
-                computed("creation_date", "When the image was created (ISO 8601)."),
-                computed("owner_id", "The owning account's ID."),
-                computed("architecture", "`x86_64`, `arm64`..."),
-                computed("root_device_name", "The root device, e.g. `/dev/sda1`."),
-                computed("description", "The image's description."),
+                output("id", "The AMI ID (`ami-...`)."),
+                output("image_id", "The AMI ID (`ami-...`), as `id`."),
+                output("image_name", "The image's full name."),
+                output("creation_date", "When the image was created (ISO 8601)."),
+                output("owner_id", "The owning account's ID."),
+                output("architecture", "`x86_64`, `arm64`..."),
+                output("root_device_name", "The root device, e.g. `/dev/sda1`."),
+                output("description", "The image's description."),
             ],
             backend: Backend::Aws,
             ..Definition::default()

@@ -366,6 +366,11 @@ pub struct ImportedFile {
     pub bytes: Vec<u8>,
 }
 
+/// A computed string attribute the backend reports (`id`, `arn`, `public_ip`).
+pub fn output(name: &str, description: &str) -> Attribute {
+    Attribute::computed(name, Type::String).description(description)
+}
+
 /// A lab failure as a diagnostic: the summary says what was being done, the detail is
 /// lab's own message (which names the host, the file or the command).
 pub fn lab_error(summary: &str, error: lab::Error) -> Diagnostics {

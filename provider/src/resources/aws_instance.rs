@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use lab::aws::instance::{self as ec2, Instance};
 use lab::aws::{Aws, AwsError};
-use tfplugin::cty::{Type, Value};
+use tfplugin::cty::Value;
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
 use tfplugin::provider::PlanChange;
-use tfplugin::schema::Attribute;
 
 use crate::config::aws::{self as aws_config};
-use crate::kit::{Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op};
+use crate::kit::{
+    output, Applied, Backend, Current, Definition, Failure, Kit, ManagedResource, Op,
+};
 
 pub const TYPE_NAME: &str = "homelab_aws_instance";
 
@@ -76,9 +77,6 @@ impl ManagedResource for AwsInstanceResource {
     const ARGS_FROM_CONFIG: bool = true;
 
     fn definition() -> Definition {
-        let computed = |name: &str, description: &str| {
-            Attribute::computed(name, Type::String).description(description)
-        };
         Definition {
             type_name: TYPE_NAME,
             description:
@@ -97,18 +95,18 @@ impl ManagedResource for AwsInstanceResource {
                 "root_volume_size",
             ],
             outputs: vec![
-                computed("id", "The instance ID (`i-...`)."),
-                computed("arn", "The instance's ARN."),
-                computed(
+                output("id", "The instance ID (`i-...`)."),
+                output("arn", "The instance's ARN."),
+                output(
                     "instance_state",
                     "`pending`, `running`, `stopping`, `stopped`, `shutting-down`.",
                 ),
-                computed("public_ip", "The public IPv4 address, if any."),
-                computed("private_ip", "The private IPv4 address."),
-                computed("public_dns", "The public DNS name, if any."),
-                computed("private_dns", "The private DNS name."),
-                computed("vpc_id", "The VPC the instance runs in."),
-                computed("availability_zone", "The availability zone it runs in."),
+                output("public_ip", "The public IPv4 address, if any."),
+                output("private_ip", "The private IPv4 address."),
+                output("public_dns", "The public DNS name, if any."),
+                output("private_dns", "The private DNS name."),
+                output("vpc_id", "The VPC the instance runs in."),
+                output("availability_zone", "The availability zone it runs in."),
             ],
             timeouts: Some(aws_config::timeouts(vec![
                 ("create", Duration::from_secs(10 * 60)),

@@ -44,6 +44,57 @@ pub trait ApiObject:
     async fn delete(client: &Client, id: &str) -> Result<(), NetbirdError>;
 }
 
+/// Implements [`ApiObject`] for `$object` whose lab module `lab::netbird::$module` has the
+/// plain `create`, `read`, `update` and `delete` (an update that needs nothing of the prior
+/// object, a lookup by ID): only the noun and the definition are the resource's own.
+macro_rules! plain_api_object {
+    ($object:ident, $module:ident, $noun:literal, $definition:expr) => {
+        #[tfplugin::async_trait]
+        impl $crate::resources::netbird_object::ApiObject for $object {
+            const NOUN: &'static str = $noun;
+
+            fn definition() -> $crate::kit::Definition {
+                $definition
+            }
+
+            fn from_api(found: &serde_json::Value, declared: Option<&Self>) -> Self {
+                $object::from_api(found, declared)
+            }
+
+            async fn create(
+                client: &lab::netbird::Client,
+                args: &Self,
+            ) -> Result<serde_json::Value, lab::netbird::NetbirdError> {
+                lab::netbird::$module::create(client, args).await
+            }
+
+            async fn read(
+                client: &lab::netbird::Client,
+                id: &str,
+            ) -> Result<Option<serde_json::Value>, lab::netbird::NetbirdError> {
+                lab::netbird::$module::read(client, id).await
+            }
+
+            async fn update(
+                client: &lab::netbird::Client,
+                id: &str,
+                args: &Self,
+                _before: Option<&Self>,
+            ) -> Result<serde_json::Value, lab::netbird::NetbirdError> {
+                lab::netbird::$module::update(client, id, args).await
+            }
+
+            async fn delete(
+                client: &lab::netbird::Client,
+                id: &str,
+            ) -> Result<(), lab::netbird::NetbirdError> {
+                lab::netbird::$module::delete(client, id).await
+            }
+        }
+    };
+}
+pub(crate) use plain_api_object;
+
 pub struct NetbirdObjectResource<O>(PhantomData<O>);
 
 impl<O> Default for NetbirdObjectResource<O> {
