@@ -123,38 +123,6 @@ pub fn timeouts(operations: Vec<(&'static str, Duration)>) -> Timeouts {
     }
 }
 
-/// On update, puts back the prior value of everything the plan left unknown that the
-/// configuration leaves out (attributes Proxmox fills, MAC addresses inside `network`):
-/// Terraform's proposed state does not carry prior values into nested attributes, and a
-/// value Proxmox chose once (even "none") stays what it is until something changes it.
-pub fn keep_prior_unknowns(planned: &mut Value, prior: &Value, config: &Value) {
-    if planned.is_unknown() {
-        if config.is_null() && prior.is_known() {
-            *planned = prior.clone();
-        }
-        return;
-    }
-    match planned {
-        Value::Object(fields) => {
-            for (k, v) in fields.iter_mut() {
-                let before = prior.get_attr(k).unwrap_or(&Value::Null);
-                let given = config.get_attr(k).unwrap_or(&Value::Null);
-                keep_prior_unknowns(v, before, given);
-            }
-        }
-        Value::List(items) => {
-            for (i, v) in items.iter_mut().enumerate() {
-                let before = prior.index(i).unwrap_or(&Value::Null);
-                let given = config.index(i).unwrap_or(&Value::Null);
-                if !before.is_null() {
-                    keep_prior_unknowns(v, before, given);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The VMID a guest resource's state records (none before the guest exists).
 pub fn vmid_of(value: &Value) -> Option<u32> {
     let vmid = value.get_attr("vm_id").and_then(Value::as_i64)?;

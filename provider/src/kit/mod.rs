@@ -28,7 +28,7 @@ use serde::Serialize;
 use tfplugin::cty::{Type, Value};
 use tfplugin::diag::{Diagnostic, Diagnostics};
 use tfplugin::path::AttrPath;
-use tfplugin::provider::Ctx;
+use tfplugin::provider::{Ctx, PlanChange};
 use tfplugin::schema::{Attribute, AttributeType, Block, Schema};
 use tfplugin::serde_bridge;
 
@@ -78,6 +78,12 @@ pub struct Definition {
     /// Arguments the backend fills when the configuration leaves them out (optional and
     /// computed, so an unset value never shows as a change); `a.b` for nested ones.
     pub chosen: &'static [&'static str],
+    /// Outputs an apply reads afresh (`pending_changes`, addresses): unknown in any plan
+    /// that changes something ([`Kit::refresh`]).
+    pub refreshed: &'static [&'static str],
+    /// On update, what the plan leaves unknown and the configuration leaves out keeps its
+    /// prior value, nested attributes included (values the backend chose once).
+    pub keep_prior: bool,
     /// Struct-typed fields written as blocks (see `derive::Annotations::blocks`).
     pub blocks: &'static [&'static str],
     /// Fields of the argument type the schema leaves to [`Definition::extend`].
@@ -102,6 +108,8 @@ impl Default for Definition {
             requires_replace: &[],
             sensitive: &[],
             chosen: &[],
+            refreshed: &[],
+            keep_prior: false,
             blocks: &[],
             skip: &[],
             outputs: Vec::new(),
@@ -185,6 +193,20 @@ impl Kit {
             definition,
             provider,
             not_arguments,
+        }
+    }
+
+    /// The plan behaviour the definition names, applied before a resource's own `plan`.
+    pub(crate) fn plan_by_definition(&self, change: &mut PlanChange<'_>) {
+        if self.definition.keep_prior && !change.prior.is_null() {
+            keep_prior_unknowns(&mut change.planned, change.prior, change.config);
+        }
+    }
+
+    /// Marks the definition's `refreshed` outputs unknown in a plan: the apply reads them.
+    pub fn refresh(&self, planned: &mut Value) {
+        for name in self.definition.refreshed {
+            planned.set_attr(name, Value::unknown());
         }
     }
 
@@ -364,6 +386,39 @@ pub struct ImportedFile {
     pub located: Value,
     pub path: std::path::PathBuf,
     pub bytes: Vec<u8>,
+}
+
+/// On update, puts back the prior value of everything the plan left unknown that the
+/// configuration leaves out (attributes the backend fills, such as the MAC addresses inside
+/// a guest's `network`): Terraform's proposed state does not carry prior values into nested
+/// attributes, and a value the backend chose once (even "none") stays what it is until
+/// something changes it.
+fn keep_prior_unknowns(planned: &mut Value, prior: &Value, config: &Value) {
+    if planned.is_unknown() {
+        if config.is_null() && prior.is_known() {
+            *planned = prior.clone();
+        }
+        return;
+    }
+    match planned {
+        Value::Object(fields) => {
+            for (k, v) in fields.iter_mut() {
+                let before = prior.get_attr(k).unwrap_or(&Value::Null);
+                let given = config.get_attr(k).unwrap_or(&Value::Null);
+                keep_prior_unknowns(v, before, given);
+            }
+        }
+        Value::List(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                let before = prior.index(i).unwrap_or(&Value::Null);
+                let given = config.index(i).unwrap_or(&Value::Null);
+                if !before.is_null() {
+                    keep_prior_unknowns(v, before, given);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A computed string attribute the backend reports (`id`, `arn`, `public_ip`).

@@ -284,6 +284,7 @@ impl<R: ManagedResource> Resource for Managed<R> {
             }
             host::plan(change);
         }
+        self.kit.plan_by_definition(change);
         diags.extend(self.resource.plan(change, &self.kit).await);
         diags
     }

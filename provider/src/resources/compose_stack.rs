@@ -20,8 +20,6 @@ use crate::host::{self, Connected};
 use crate::kit::{lab_error, Applied, Current, Definition, Failure, Kit, ManagedResource, Op};
 
 pub const TYPE_NAME: &str = "homelab_compose_stack";
-/// Outputs an apply reads afresh.
-const REFRESHED: &[&str] = &["services", "pending_changes"];
 
 pub struct ComposeStackResource;
 
@@ -201,6 +199,7 @@ impl ManagedResource for ComposeStackResource {
                 ),
             ],
             on_host: true,
+            refreshed: &["services", "pending_changes"],
             ..Definition::default()
         }
     }
@@ -218,9 +217,7 @@ impl ManagedResource for ComposeStackResource {
             host::PUBLIC_KEY,
         ]) {
             planned.set_attr("content_sha256", Value::unknown());
-            for name in REFRESHED {
-                planned.set_attr(name, Value::unknown());
-            }
+            kit.refresh(planned);
             return Diagnostics::new();
         }
         let desired: ComposeStack = match kit.args(planned) {

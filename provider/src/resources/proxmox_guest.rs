@@ -97,8 +97,6 @@ pub trait Guest: Send + Sync + 'static {
 
     /// Attributes an update's plan may leave unknown and still be checked.
     const MAY_BE_UNKNOWN: &'static [&'static str];
-    /// Outputs read afresh after any change (unknown in such a plan).
-    const REFRESHED: &'static [&'static str];
 
     fn reboot_after_update(spec: &Self::Spec) -> bool;
     /// The warning for changes `keys` that wait for the guest's next boot.
@@ -198,7 +196,13 @@ impl<G: Guest> ManagedResource for GuestResource<G> {
     type Args = G::Spec;
 
     fn definition() -> Definition {
-        G::definition()
+        Definition {
+            // Values Proxmox chose once (even "none") stay what they are until something
+            // changes them: Terraform's proposed state does not carry prior values into
+            // nested attributes.
+            keep_prior: true,
+            ..G::definition()
+        }
     }
 
     async fn plan(&self, change: &mut PlanChange<'_>, kit: &Kit) -> Diagnostics {
@@ -208,14 +212,8 @@ impl<G: Guest> ManagedResource for GuestResource<G> {
                 Err(_) => Diagnostics::new(),
             };
         }
-        pve::keep_prior_unknowns(&mut change.planned, change.prior, change.config);
-        let refresh = |planned: &mut Value| {
-            for name in G::REFRESHED {
-                planned.set_attr(name, Value::unknown());
-            }
-        };
         if !change.planned.is_known_except(G::MAY_BE_UNKNOWN) {
-            refresh(&mut change.planned);
+            kit.refresh(&mut change.planned);
             return Diagnostics::new();
         }
         let (Ok(prior), Ok(planned)) = (
@@ -246,14 +244,14 @@ impl<G: Guest> ManagedResource for GuestResource<G> {
             .attributes
             .iter()
             .map(|a| a.name.as_str())
-            .filter(|n| *n != "id" && !G::REFRESHED.contains(n))
+            .filter(|n| *n != "id" && !kit.definition.refreshed.contains(n))
             .any(|name| {
                 let before = change.prior.get_attr(name).unwrap_or(&Value::Null);
                 let after = change.planned.get_attr(name).unwrap_or(&Value::Null);
                 !before.sem_eq(after)
             });
         if any_change {
-            refresh(&mut change.planned);
+            kit.refresh(&mut change.planned);
         }
         diags
     }

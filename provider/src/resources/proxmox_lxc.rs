@@ -70,8 +70,6 @@ impl Guest for LxcGuest {
     const NOUN: &'static str = "container";
     const PENDING_TITLE: &'static str = "Changes wait for a restart";
     const MAY_BE_UNKNOWN: &'static [&'static str] = &["id", "pending_changes", "vm_id", "network"];
-    const REFRESHED: &'static [&'static str] = &["pending_changes"];
-
     fn definition() -> Definition {
         Definition {
             type_name: TYPE_NAME,
@@ -107,6 +105,7 @@ impl Guest for LxcGuest {
             ])),
             backend: Backend::Proxmox,
             errors: ErrorPaths::TopLevel,
+            refreshed: &["pending_changes"],
             ..Definition::default()
         }
     }

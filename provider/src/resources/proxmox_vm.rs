@@ -130,6 +130,7 @@ impl Guest for VmGuest {
             ])),
             backend: Backend::Proxmox,
             errors: ErrorPaths::TopLevel,
+            refreshed: &["ipv4_addresses", "pending_changes"],
             ..Definition::default()
         }
     }
@@ -219,8 +220,6 @@ impl Guest for VmGuest {
         "network",
         "cloud_init",
     ];
-    const REFRESHED: &'static [&'static str] = &["ipv4_addresses", "pending_changes"];
-
     fn reboot_after_update(spec: &Vm) -> bool {
         spec.reboot_after_update
     }
