@@ -27,7 +27,8 @@ pub type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 #[tfplugin::async_trait]
 pub trait ProviderBlock: Send + Sync + 'static {
     /// The block's arguments; its doc comments are the attributes' descriptions.
-    type Settings: DeserializeOwned + JsonSchema + Validate + Send + Sync;
+    /// `Default` is the block left out: every setting optional, the environment deciding.
+    type Settings: DeserializeOwned + JsonSchema + Validate + Default + Send + Sync;
     /// What `configure` builds: the API client the block's resources share.
     type Client: Send + Sync + 'static;
     /// The block's name in `provider "homelab" { ... }`.
@@ -164,8 +165,7 @@ impl<B: ProviderBlock> Slot<B> {
                     return Diagnostic::error(format!("Invalid {} block", B::NAME), e).into();
                 }
             },
-            None => derive::args_from::<B::Settings>(&Value::object::<&str>([]), &[])
-                .expect("every block's settings are optional"),
+            None => B::Settings::default(),
         };
         let errors = settings.validate();
         if !errors.is_empty() {
